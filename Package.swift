@@ -1,0 +1,75 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "pxed",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "pxed", targets: ["pxed"]),
+        .executable(name: "ptftpd", targets: ["ptftpd"]),
+        .executable(name: "ptftp", targets: ["ptftp"]),
+        .executable(name: "pdhcpd", targets: ["pdhcpd"]),
+        .executable(name: "pbootpd", targets: ["pbootpd"]),
+        .library(name: "TFTP", targets: ["TFTP"]),
+        .library(name: "DHCP", targets: ["DHCP"]),
+        .library(name: "PXEConfig", targets: ["PXEConfig"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // libyaml from Debian (libyaml-dev); no vendored parser.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .target(name: "PXEConfig", dependencies: ["CYAML"]),
+        .target(name: "TFTP", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "DHCP", dependencies: [
+            "PXEConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "PXEDaemon", dependencies: [
+            "PXEConfig", "TFTP", "DHCP",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "pxed", dependencies: [
+            "PXEDaemon", "PXEConfig", "DHCP", "TFTP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "ptftpd", dependencies: [
+            "PXEDaemon", "TFTP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "ptftp", dependencies: [
+            "TFTP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "pdhcpd", dependencies: [
+            "DHCP", "PXEConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "pbootpd", dependencies: [
+            "DHCP", "PXEConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "TFTPTests", dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "PXEConfigTests", dependencies: ["PXEConfig"]),
+        .testTarget(name: "DHCPTests", dependencies: ["DHCP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "PXEDaemonTests", dependencies: ["PXEDaemon", "PXEConfig", "TFTP", "DHCP"]),
+    ]
+)

@@ -1,0 +1,96 @@
+// The typed, validated configuration: one immutable generation of /etc/pxed.yaml.
+// A running transfer or lease keeps the generation it started with; reload swaps in a new one.
+
+public enum LogLevel: String, Sendable, Equatable, CaseIterable {
+    case debug, info, notice, warning, error
+}
+
+/// TFTP settings: `tftp:` at the top level gives the defaults, an interface may override any key.
+public struct TFTPSettings: Sendable, Equatable {
+    public var root: String = "/srv/tftp"
+    public var port: UInt16 = 69
+    public var uploads: Bool = false
+    /// Uploads may replace an existing file only when this is set too.
+    public var overwrite: Bool = false
+    public var rfc1350: Bool = false
+    public var blksizeMax: Int = 1468
+    public var windowsizeMax: Int = 64
+    /// Seconds before the first retransmit.
+    public var timeout: Int = 1
+    public var retries: Int = 5
+    public var maxSessions: Int = 500
+    /// Ports for per-transfer sockets (firewalls); nil means any ephemeral port.
+    public var portRange: ClosedRange<UInt16>? = nil
+
+    public init() {}
+}
+
+/// A DHCP pool served on one interface (or, for relayed requests, chosen by giaddr).
+public struct DHCPPoolConfig: Sendable, Equatable {
+    public var subnet: IPv4Network
+    public var rangeStart: IPv4Address
+    public var rangeEnd: IPv4Address
+    public var router: IPv4Address? = nil
+    public var dns: [IPv4Address] = []
+    public var domain: String? = nil
+    public var leaseTime: Int = 3600
+    /// Answer only network-booting clients (option 60 PXEClient/HTTPClient) or known hosts.
+    public var pxeOnly: Bool = false
+    /// UDP port to listen on (67 normally; tests use a high port).
+    public var port: UInt16 = 67
+    /// Extra subnets reached through relays (giaddr inside one of them selects it).
+    public var relayPools: [DHCPPoolConfig] = []
+
+    public init(subnet: IPv4Network, rangeStart: IPv4Address, rangeEnd: IPv4Address) {
+        self.subnet = subnet
+        self.rangeStart = rangeStart
+        self.rangeEnd = rangeEnd
+    }
+}
+
+public struct InterfaceConfig: Sendable, Equatable {
+    public var name: String
+    /// nil: the interface's first IPv4 address, looked up when the engine starts.
+    public var address: IPv4Address? = nil
+    /// nil: no TFTP server on this interface.
+    public var tftp: TFTPSettings? = nil
+    public var bootp: Bool = false
+    public var dhcp: DHCPPoolConfig? = nil
+
+    public init(name: String) { self.name = name }
+}
+
+/// What a network-booting client is told to load, unless its host entry says otherwise.
+public struct BootTable: Sendable, Equatable {
+    public var nextServer: IPv4Address? = nil
+    public var bios: String? = nil
+    public var uefiX64: String? = nil
+    public var uefiIA32: String? = nil
+    public var uefiArm64: String? = nil
+    public var ipxe: String? = nil
+    public var `default`: String? = nil
+
+    public init() {}
+}
+
+public struct HostEntry: Sendable, Equatable {
+    public var mac: MACAddress
+    public var ip: IPv4Address? = nil
+    public var hostname: String? = nil
+    public var boot: String? = nil
+
+    public init(mac: MACAddress) { self.mac = mac }
+}
+
+public struct PXEConfiguration: Sendable, Equatable {
+    /// Path of the file this generation came from ("<memory>" for the one-call mode).
+    public var source: String = "<memory>"
+    public var logLevel: LogLevel = .info
+    public var leaseFile: String = "/var/lib/pxed/leases"
+    public var tftp: TFTPSettings = TFTPSettings()
+    public var interfaces: [InterfaceConfig] = []
+    public var boot: BootTable = BootTable()
+    public var hosts: [HostEntry] = []
+
+    public init() {}
+}

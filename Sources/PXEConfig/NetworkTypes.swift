@@ -1,0 +1,111 @@
+// Small value types shared by the config, DHCP and the daemon.
+
+/// An IPv4 address held as a host-order 32-bit value, so ranges and subnets are plain arithmetic.
+public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var value: UInt32
+
+    public init(_ value: UInt32) { self.value = value }
+
+    public init(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+        value = UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d)
+    }
+
+    /// Parses dotted-quad text strictly: four decimal parts 0...255, no leading zeros beyond "0".
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var v: UInt32 = 0
+        for p in parts {
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let n = UInt32(p), n <= 255, !(p.count > 1 && p.first == "0") else { return nil }
+            v = v << 8 | n
+        }
+        value = v
+    }
+
+    public init(bytes: some Collection<UInt8>) {
+        var v: UInt32 = 0
+        for b in bytes.prefix(4) { v = v << 8 | UInt32(b) }
+        value = v
+    }
+
+    public var bytes: [UInt8] {
+        [UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
+         UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
+    }
+
+    public static let any = IPv4Address(0)
+    public static let broadcast = IPv4Address(0xFFFF_FFFF)
+
+    public var description: String {
+        "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
+    }
+
+    public static func < (l: IPv4Address, r: IPv4Address) -> Bool { l.value < r.value }
+}
+
+/// An IPv4 network in CIDR form; the address is always normalised to the network address.
+public struct IPv4Network: Hashable, Sendable, CustomStringConvertible {
+    public var network: IPv4Address
+    public var prefixLength: Int
+
+    public init(network: IPv4Address, prefixLength: Int) {
+        self.prefixLength = max(0, min(32, prefixLength))
+        self.network = IPv4Address(network.value & IPv4Network.mask(self.prefixLength))
+    }
+
+    /// Parses "10.0.0.0/24". Host bits set ("10.0.0.5/24") are rejected: an admin who writes that
+    /// usually meant something else.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let a = IPv4Address(parts[0]),
+              parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let p = Int(parts[1]), (0...32).contains(p)
+        else { return nil }
+        guard a.value & ~IPv4Network.mask(p) == 0 else { return nil }
+        self.init(network: a, prefixLength: p)
+    }
+
+    public static func mask(_ prefix: Int) -> UInt32 {
+        prefix <= 0 ? 0 : (prefix >= 32 ? 0xFFFF_FFFF : ~(UInt32(0xFFFF_FFFF) >> UInt32(prefix)))
+    }
+
+    public var netmask: IPv4Address { IPv4Address(IPv4Network.mask(prefixLength)) }
+    public var broadcastAddress: IPv4Address { IPv4Address(network.value | ~IPv4Network.mask(prefixLength)) }
+
+    public func contains(_ a: IPv4Address) -> Bool {
+        a.value & IPv4Network.mask(prefixLength) == network.value
+    }
+
+    public var description: String { "\(network)/\(prefixLength)" }
+}
+
+/// A 48-bit Ethernet hardware address.
+public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var bytes: [UInt8]
+
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == 6 else { return nil }
+        self.bytes = Array(bytes)
+    }
+
+    /// Accepts `52:54:00:00:00:01` and `52-54-00-00-00-01`, any case.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == ":" || $0 == "-" })
+        guard parts.count == 6 else { return nil }
+        var out: [UInt8] = []
+        for p in parts {
+            guard p.count == 2, let b = UInt8(p, radix: 16) else { return nil }
+            out.append(b)
+        }
+        bytes = out
+    }
+
+    public var description: String {
+        bytes.map { b in
+            let s = String(b, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined(separator: ":")
+    }
+
+    public static func < (l: MACAddress, r: MACAddress) -> Bool { l.bytes.lexicographicallyPrecedes(r.bytes) }
+}
