@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "PXEConfig", dependencies: ["CYAML"]),
         .target(name: "TFTP", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,0 +1,44 @@
+import NIOCore
+
+/// Everything one TFTP listener needs. The daemon builds it from pxed.yaml; ptftpd from its flags.
+public struct TFTPServerConfiguration: Sendable, Equatable {
+    public var root: String
+    public var address: String
+    public var port: Int
+    public var uploads: Bool = false
+    public var overwrite: Bool = false
+    public var limits = NegotiationLimits()
+    /// Seconds before the first retransmit when the client did not negotiate `timeout`.
+    public var timeout: Int = 1
+    public var retries: Int = 5
+    public var maxSessions: Int = 500
+    public var portRange: ClosedRange<Int>? = nil
+    /// Name used in log lines (the interface).
+    public var label: String = "tftp"
+
+    public init(root: String, address: String, port: Int) {
+        self.root = root
+        self.address = address
+        self.port = port
+    }
+
+    func policy(for params: TransferParameters) -> RetransmitPolicy {
+        let base = params.timeout ?? timeout
+        return RetransmitPolicy(timeout: .seconds(Int64(max(base, 1))),
+                                maxTimeout: .seconds(Int64(max(base * 4, 4))),
+                                retries: retries)
+    }
+}
+
+/// Counters a server keeps for SIGUSR1 and the benchmarks.
+public struct TFTPServerStats: Sendable, Equatable {
+    public var active = 0
+    public var started = 0
+    public var completed = 0
+    public var failed = 0
+    public var refused = 0
+    public var evicted = 0
+    public var bytesServed = 0
+    public var malformed = 0
+    public init() {}
+}
