@@ -78,6 +78,8 @@ public struct HostEntry: Sendable, Equatable {
     public var ip: IPv4Address? = nil
     public var hostname: String? = nil
     public var boot: String? = nil
+    /// The reservation may sit inside a dynamic range (the pool then skips it).
+    public var allowInRange: Bool = false
 
     public init(mac: MACAddress) { self.mac = mac }
 }

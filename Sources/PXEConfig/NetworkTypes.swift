@@ -94,7 +94,9 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         guard parts.count == 6 else { return nil }
         var out: [UInt8] = []
         for p in parts {
-            guard p.count == 2, let b = UInt8(p, radix: 16) else { return nil }
+            // UInt8(_:radix:) alone would accept a sign ("+f"), so check the digits first.
+            guard p.count == 2, p.allSatisfy({ $0.isASCII && $0.isHexDigit }), let b = UInt8(p, radix: 16)
+            else { return nil }
             out.append(b)
         }
         bytes = out

@@ -148,7 +148,10 @@ public struct TFTPClient: Sendable {
         let loop = group.next()
         let promise = loop.makePromise(of: TFTPTransferResult.self)
         let bindHost = server.protocol == .inet6 ? "::" : "0.0.0.0"
+        // Large enough for the biggest block we asked for (NIO's default is 2048 bytes).
+        let receiveCapacity = max(2048, (options.blockSize ?? 512) + 64)
         let channel = try await DatagramBootstrap(group: loop)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveCapacity))
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(

@@ -218,8 +218,12 @@ final class RequestHandler: ChannelInboundHandler {
         }
         let shared = self.shared
         let loop = shared.group.next()
+        // NIO's default datagram buffer is 2048 bytes: a larger DATA block would be cut short
+        // and look like the final one. Size it for what this transfer can receive.
+        let receiveCapacity = isRead ? 2048 : max(2048, prepared.parameters.blockSize + 64)
         var bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 0)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveCapacity))
         if prepared.gsoSegment > 0, System.supportsUDPSegmentationOffload {
             bootstrap = bootstrap.channelOption(.datagramSegmentSize, value: CInt(prepared.gsoSegment))
         }

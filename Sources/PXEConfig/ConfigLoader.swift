@@ -1,0 +1,358 @@
+// YAML tree -> PXEConfiguration. Decoding checks each value on its own (type, syntax, range);
+// checks that relate several values live in Validation.swift and run afterwards on the records
+// kept here. Every problem is collected; decoding carries on past a bad value.
+
+/// The keys each section accepts: the schema's contract.
+enum ConfigKeys {
+    static let top = ["log-level", "lease-file", "tftp", "interfaces", "boot", "hosts"]
+    static let tftp = ["root", "port", "uploads", "overwrite", "rfc1350", "blksize-max", "windowsize-max",
+                       "timeout", "retries", "max-sessions", "port-range"]
+    static let interface = ["address", "tftp", "bootp", "dhcp"]
+    static let pool = ["subnet", "range", "router", "dns", "domain", "lease-time", "pxe-only", "port", "relay-subnets"]
+    static let relayPool = ["subnet", "range", "router", "dns", "domain", "lease-time"]
+    static let boot = ["next-server", "bios", "uefi-x64", "uefi-ia32", "uefi-arm64", "ipxe", "default"]
+    static let host = ["mac", "ip", "hostname", "boot", "allow-in-range"]
+
+    /// Keys that are valid, just not at this level, with a hint saying where they go.
+    static let topElsewhere: [String: String] = {
+        var m: [String: String] = [:]
+        for k in tftp where k != "port" { m[k] = "it belongs under 'tftp'" }
+        for k in boot { m[k] = "it belongs under 'boot'" }
+        for k in ["subnet", "range", "router", "dns", "domain", "lease-time", "pxe-only", "relay-subnets"] {
+            m[k] = "it belongs under 'interfaces.<name>.dhcp'"
+        }
+        for k in ["address", "bootp"] { m[k] = "it belongs under 'interfaces.<name>'" }
+        for k in ["mac", "ip", "hostname", "allow-in-range"] { m[k] = "it belongs in a 'hosts' entry" }
+        return m
+    }()
+    static let interfaceElsewhere: [String: String] = {
+        var m: [String: String] = [:]
+        for k in tftp where k != "port" { m[k] = "it belongs under 'tftp'" }
+        for k in pool where k != "port" { m[k] = "it belongs under 'dhcp'" }
+        return m
+    }()
+    static let relayElsewhere: [String: String] = [
+        "pxe-only": "relay subnets share the interface's dhcp.pxe-only",
+        "port": "relay subnets share the interface's dhcp.port",
+        "relay-subnets": "relay subnets do not nest",
+    ]
+}
+
+struct ConfigLoader {
+    let file: String
+    /// Absolute directory of the config file; relative paths are resolved against it.
+    let baseDirectory: String
+    var errors: [ConfigError] = []
+    var config = PXEConfiguration()
+
+    // Where values came from, for the cross-field checks.
+    var pools: [PoolSource] = []
+    var hosts: [HostSource] = []
+    var roots: [RootSource] = []
+    private var topRootWritten = false
+    private var defaultRootRecorded = false
+
+    init(file: String, baseDirectory: String) {
+        self.file = file
+        self.baseDirectory = baseDirectory
+    }
+
+    mutating func fail(_ mark: YAMLNode.Mark, _ path: String, _ message: String) {
+        errors.append(ConfigError(file: file, line: mark.line, column: mark.column, path: path, message: message))
+    }
+
+    // MARK: - Sections
+
+    mutating func decode(_ root: YAMLNode) {
+        guard let top = fields(root, path: "", allowed: ConfigKeys.top, elsewhere: ConfigKeys.topElsewhere) else { return }
+
+        if let n = top["log-level"], let s = string(n, top.path("log-level")) {
+            if let level = LogLevel(rawValue: s.lowercased()) {
+                config.logLevel = level
+            } else {
+                let names = LogLevel.allCases.map(\.rawValue)
+                fail(n.mark, top.path("log-level"), "unknown log level '\(s)' (expected \(names.dropLast().joined(separator: ", ")) or \(names.last ?? ""))")
+            }
+        }
+        if let n = top["lease-file"], let s = string(n, top.path("lease-file")) {
+            if s.isEmpty || s.contains("\0") {
+                fail(n.mark, top.path("lease-file"), "must be a non-empty path")
+            } else {
+                config.leaseFile = resolve(s)
+            }
+        }
+        // Read before the interfaces, which inherit from it whatever the key order.
+        if let n = top["tftp"], let f = fields(n, path: "tftp", allowed: ConfigKeys.tftp) {
+            topRootWritten = f.values["root"] != nil
+            var settings = config.tftp
+            decodeTFTP(f, into: &settings)
+            config.tftp = settings
+        }
+        if let n = top["interfaces"] { decodeInterfaces(n) }
+        if let n = top["boot"] { decodeBoot(n) }
+        if let n = top["hosts"] { decodeHosts(n) }
+    }
+
+    private mutating func decodeTFTP(_ f: Fields, into s: inout TFTPSettings) {
+        if let n = f["root"], let text = string(n, f.path("root")) {
+            if text.isEmpty || text.contains("\0") {
+                fail(n.mark, f.path("root"), "must be a non-empty path")
+            } else {
+                s.root = resolve(text)
+                roots.append(RootSource(root: s.root, written: text, mark: n.mark, path: f.path("root"), isDefault: false))
+            }
+        }
+        s.port = port(f, "port") ?? s.port
+        s.uploads = bool(f, "uploads") ?? s.uploads
+        s.overwrite = bool(f, "overwrite") ?? s.overwrite
+        s.rfc1350 = bool(f, "rfc1350") ?? s.rfc1350
+        s.blksizeMax = integer(f, "blksize-max", in: 8...65464) ?? s.blksizeMax
+        s.windowsizeMax = integer(f, "windowsize-max", in: 1...65535) ?? s.windowsizeMax
+        s.timeout = integer(f, "timeout", in: 1...255) ?? s.timeout
+        s.retries = integer(f, "retries", in: 1...100) ?? s.retries
+        s.maxSessions = integer(f, "max-sessions", in: 1...100_000) ?? s.maxSessions
+        if let n = f["port-range"] { s.portRange = portRange(n, f.path("port-range")) ?? s.portRange }
+    }
+
+    private mutating func decodeInterfaces(_ node: YAMLNode) {
+        guard !node.isNull else { return }
+        guard case .mapping(let pairs) = node.content else {
+            fail(node.mark, "interfaces", "expected a mapping of interface names, found \(node.kindDescription)")
+            return
+        }
+        for pair in pairs {
+            guard let name = pair.key.scalarValue else {
+                fail(pair.key.mark, "interfaces", "an interface name must be a plain value, found \(pair.key.kindDescription)")
+                continue
+            }
+            let path = "interfaces.\(name)"
+            if let problem = Rules.interfaceNameProblem(name) { fail(pair.key.mark, "interfaces", problem) }
+            guard let f = fields(pair.value, path: path, allowed: ConfigKeys.interface,
+                                 elsewhere: ConfigKeys.interfaceElsewhere) else { continue }
+
+            var iface = InterfaceConfig(name: name)
+            var addressMark: YAMLNode.Mark? = nil
+            if let n = f["address"] {
+                iface.address = ipv4(n, f.path("address"))
+                addressMark = n.mark
+            }
+            if let n = f["tftp"] { iface.tftp = interfaceTFTP(n, path: f.path("tftp")) }
+            iface.bootp = bool(f, "bootp") ?? iface.bootp
+            if let n = f["dhcp"] {
+                let owner = PoolSource.Owner(interface: name, address: iface.address, addressMark: addressMark)
+                iface.dhcp = decodePool(n, path: f.path("dhcp"), owner: owner, parent: nil)
+            }
+            config.interfaces.append(iface)
+        }
+    }
+
+    /// `tftp:` on an interface: true (use the top-level settings), false, or a map of overrides.
+    private mutating func interfaceTFTP(_ node: YAMLNode, path: String) -> TFTPSettings? {
+        var settings = config.tftp
+        var rootOverridden = false
+        switch node.content {
+        case .scalar(let s, _):
+            guard let on = Self.parseBool(s) else {
+                fail(node.mark, path, "expected true, false or a mapping of TFTP settings, found \(node.kindDescription)")
+                return nil
+            }
+            if !on { return nil }
+        case .mapping:
+            guard let f = fields(node, path: path, allowed: ConfigKeys.tftp) else { return nil }
+            rootOverridden = f.values["root"] != nil
+            decodeTFTP(f, into: &settings)
+        case .sequence:
+            fail(node.mark, path, "expected true, false or a mapping of TFTP settings, found a list")
+            return nil
+        }
+        // The built-in default root was never written down; check it once, where it is first used.
+        if !rootOverridden && !topRootWritten && !defaultRootRecorded {
+            defaultRootRecorded = true
+            roots.append(RootSource(root: settings.root, written: settings.root, mark: node.mark, path: path, isDefault: true))
+        }
+        return settings
+    }
+
+    /// A DHCP pool: the interface's own (`parent` nil) or one of its relay subnets.
+    private mutating func decodePool(_ node: YAMLNode, path: String, owner: PoolSource.Owner,
+                                     parent: (pxeOnly: Bool, port: UInt16)?) -> DHCPPoolConfig? {
+        let isRelay = parent != nil
+        guard let f = fields(node, path: path, allowed: isRelay ? ConfigKeys.relayPool : ConfigKeys.pool,
+                             elsewhere: isRelay ? ConfigKeys.relayElsewhere : [:]) else { return nil }
+
+        let subnetNode = require(f, "subnet")
+        let subnet = subnetNode.flatMap { network($0, f.path("subnet")) }
+        let range = require(f, "range").flatMap { addressRange($0, f.path("range")) }
+        let routerNode = f["router"]
+        let router = routerNode.flatMap { ipv4($0, f.path("router")) }
+        let dns = f["dns"].map { ipv4List($0, f.path("dns")) } ?? []
+        var domain: String? = nil
+        if let n = f["domain"], let s = string(n, f.path("domain")) {
+            if let problem = Rules.domainProblem(s) { fail(n.mark, f.path("domain"), problem) } else { domain = s }
+        }
+        let leaseTime = integer(f, "lease-time", in: 60...31_536_000)
+        let pxeOnly = parent?.pxeOnly ?? bool(f, "pxe-only") ?? false
+        let listenPort = parent?.port ?? port(f, "port") ?? 67
+
+        var pool: DHCPPoolConfig? = nil
+        if let subnet, let subnetNode, let range {
+            var p = DHCPPoolConfig(subnet: subnet, rangeStart: range.start, rangeEnd: range.end)
+            p.router = router
+            p.dns = dns
+            p.domain = domain
+            p.leaseTime = leaseTime ?? p.leaseTime
+            p.pxeOnly = pxeOnly
+            p.port = listenPort
+            pool = p
+            pools.append(PoolSource(pool: p, path: path, owner: isRelay ? nil : owner, subnetMark: subnetNode.mark,
+                                    range: range, routerMark: routerNode?.mark))
+        }
+        if !isRelay, let n = f["relay-subnets"], let items = list(n, f.path("relay-subnets")) {
+            var relays: [DHCPPoolConfig] = []
+            for (i, item) in items.enumerated() {
+                if let r = decodePool(item, path: "\(f.path("relay-subnets"))[\(i)]", owner: owner,
+                                      parent: (pxeOnly, listenPort)) {
+                    relays.append(r)
+                }
+            }
+            pool?.relayPools = relays
+        }
+        return pool
+    }
+
+    private mutating func decodeBoot(_ node: YAMLNode) {
+        guard let f = fields(node, path: "boot", allowed: ConfigKeys.boot) else { return }
+        if let n = f["next-server"] { config.boot.nextServer = ipv4(n, f.path("next-server")) }
+        config.boot.bios = bootFile(f, "bios")
+        config.boot.uefiX64 = bootFile(f, "uefi-x64")
+        config.boot.uefiIA32 = bootFile(f, "uefi-ia32")
+        config.boot.uefiArm64 = bootFile(f, "uefi-arm64")
+        config.boot.ipxe = bootFile(f, "ipxe")
+        config.boot.default = bootFile(f, "default")
+    }
+
+    private mutating func decodeHosts(_ node: YAMLNode) {
+        guard let items = list(node, "hosts") else { return }
+        for (i, item) in items.enumerated() {
+            let path = "hosts[\(i)]"
+            if item.isNull {
+                fail(item.mark, path, "expected a mapping with at least 'mac', found an empty value")
+                continue
+            }
+            guard let f = fields(item, path: path, allowed: ConfigKeys.host) else { continue }
+            let macNode = require(f, "mac")
+            let mac = macNode.flatMap { macAddress($0, f.path("mac")) }
+            let ipNode = f["ip"]
+            let ip = ipNode.flatMap { ipv4($0, f.path("ip")) }
+            var hostname: String? = nil
+            if let n = f["hostname"], let s = string(n, f.path("hostname")) {
+                if let problem = Rules.hostnameProblem(s) { fail(n.mark, f.path("hostname"), problem) } else { hostname = s }
+            }
+            let boot = bootFile(f, "boot")
+            let allowInRange = bool(f, "allow-in-range") ?? false
+
+            guard let mac, let macNode else { continue }
+            var host = HostEntry(mac: mac)
+            host.ip = ip
+            host.hostname = hostname
+            host.boot = boot
+            host.allowInRange = allowInRange
+            config.hosts.append(host)
+            hosts.append(HostSource(host: host, path: path, mark: item.mark, macMark: macNode.mark, ipMark: ipNode?.mark))
+        }
+    }
+
+    // MARK: - Structure helpers
+
+    /// The recognised keys of one mapping. Null values (`key:` with nothing after it) read as absent.
+    struct Fields {
+        let node: YAMLNode
+        let path: String
+        var values: [String: YAMLNode.Pair] = [:]
+
+        subscript(key: String) -> YAMLNode? {
+            guard let v = values[key]?.value, !v.isNull else { return nil }
+            return v
+        }
+
+        func path(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    }
+
+    /// Reads a mapping, reporting unknown keys at the key. A null node is an empty section.
+    mutating func fields(_ node: YAMLNode, path: String, allowed: [String],
+                         elsewhere: [String: String] = [:]) -> Fields? {
+        var f = Fields(node: node, path: path)
+        if node.isNull { return f }
+        guard case .mapping(let pairs) = node.content else {
+            fail(node.mark, path, "expected a mapping, found \(node.kindDescription)")
+            return nil
+        }
+        for pair in pairs {
+            guard let key = pair.key.scalarValue else {
+                fail(pair.key.mark, path, "a key must be a plain value, found \(pair.key.kindDescription)")
+                continue
+            }
+            if allowed.contains(key) {
+                f.values[key] = pair
+            } else {
+                fail(pair.key.mark, path, Self.unknownKeyMessage(key, allowed: allowed, elsewhere: elsewhere))
+            }
+        }
+        return f
+    }
+
+    mutating func require(_ f: Fields, _ key: String) -> YAMLNode? {
+        if let v = f[key] { return v }
+        if let pair = f.values[key] {
+            fail(pair.key.mark, f.path(key), "a value is required")
+        } else {
+            fail(f.node.mark, f.path, "missing required key '\(key)'")
+        }
+        return nil
+    }
+
+    /// A list; a null node is an empty one.
+    mutating func list(_ node: YAMLNode, _ path: String) -> [YAMLNode]? {
+        if node.isNull { return [] }
+        guard case .sequence(let items) = node.content else {
+            fail(node.mark, path, "expected a list, found \(node.kindDescription)")
+            return nil
+        }
+        return items
+    }
+
+    static func unknownKeyMessage(_ key: String, allowed: [String], elsewhere: [String: String]) -> String {
+        if let hint = elsewhere[key] { return "unknown key '\(key)' here (\(hint))" }
+        if let guess = Self.closest(to: key, in: allowed) { return "unknown key '\(key)' (did you mean '\(guess)'?)" }
+        return "unknown key '\(key)' (expected one of: \(allowed.joined(separator: ", ")))"
+    }
+
+    /// The allowed key a typo most likely meant: small edit distance, or a prefix ("blksize").
+    static func closest(to key: String, in candidates: [String]) -> String? {
+        let k = Array(key.lowercased())
+        var best: (name: String, distance: Int)? = nil
+        for c in candidates {
+            let d = editDistance(k, Array(c))
+            let close = d <= max(1, min(3, c.count / 3)) || (k.count >= 3 && (c.hasPrefix(key.lowercased()) || key.lowercased().hasPrefix(c)))
+            if close, d < (best?.distance ?? Int.max) { best = (c, d) }
+        }
+        return best?.name
+    }
+
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
+    func resolve(_ path: String) -> String { PXEConfig.resolve(path, against: baseDirectory) }
+}

@@ -1,0 +1,24 @@
+// One-line description of a configuration, for `pxed check` and the start-up/reload log line.
+
+extension PXEConfiguration {
+    /// e.g. `pxed.yaml: 2 interfaces (eth1: tftp dhcp bootp, eth2: tftp), 3 hosts, boot table 5 entries`.
+    /// Boot table entries are the file names (next-server is not counted).
+    public func summary() -> String {
+        func count(_ n: Int, _ one: String, _ many: String? = nil) -> String { "\(n) \(n == 1 ? one : many ?? one + "s")" }
+
+        var text = "\(source): \(count(interfaces.count, "interface"))"
+        if !interfaces.isEmpty {
+            let parts = interfaces.map { iface -> String in
+                var services: [String] = []
+                if iface.tftp != nil { services.append("tftp") }
+                if iface.dhcp != nil { services.append("dhcp") }
+                if iface.bootp { services.append("bootp") }
+                return "\(iface.name): \(services.isEmpty ? "off" : services.joined(separator: " "))"
+            }
+            text += " (\(parts.joined(separator: ", ")))"
+        }
+        let entries = [boot.bios, boot.uefiX64, boot.uefiIA32, boot.uefiArm64, boot.ipxe, boot.default]
+            .compactMap { $0 }.count
+        return text + ", \(count(hosts.count, "host")), boot table \(count(entries, "entry", "entries"))"
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Logging
+import Testing
+@testable import TFTP
+
+/// A throwaway directory tree: base/root (the TFTP root), base/root2 (a sibling), base/secret.
+struct Fixture {
+    let base: String
+    var root: String { base + "/root" }
+
+    init() throws {
+        base = NSTemporaryDirectory() + "pxed-jail-\(UUID().uuidString)"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: base + "/root/sub", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: base + "/root2", withIntermediateDirectories: true)
+        try "secret".write(toFile: base + "/secret", atomically: true, encoding: .utf8)
+        try "sibling".write(toFile: base + "/root2/file", atomically: true, encoding: .utf8)
+        try "ok".write(toFile: base + "/root/sub/file.txt", atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: base + "/root/out", withDestinationPath: base + "/secret")
+        try fm.createSymbolicLink(atPath: base + "/root/outdir", withDestinationPath: base + "/root2")
+        try fm.createSymbolicLink(atPath: base + "/root/in", withDestinationPath: "sub/file.txt")
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: base) }
+}
+
+@Suite struct PathJailTests {
+    @Test(arguments: ["../secret", "sub/../../secret", "..\\secret", "a/\u{01}b", "", "/", "./.", "sub/..//..//x"])
+    func refusedNames(_ name: String) throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        let jail = try PathJail(root: f.root)
+        #expect(throws: PathJail.Refusal.self) { try jail.openForReading(name) }
+    }
+
+    @Test func symlinksLeavingTheRootAreRefusedButInsideOnesWork() throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        let jail = try PathJail(root: f.root)
+        #expect(throws: PathJail.Refusal.accessViolation("outside the root")) { try jail.openForReading("out") }
+        #expect(throws: PathJail.Refusal.accessViolation("outside the root")) { try jail.openForReading("outdir/file") }
+        let inside = try jail.openForReading("in")
+        close(inside.fd)
+        #expect(inside.size == 2)
+    }
+
+    @Test func absoluteAndBackslashNamesMeanTheRoot() throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        let jail = try PathJail(root: f.root)
+        let a = try jail.openForReading("/sub/file.txt"); close(a.fd)
+        let b = try jail.openForReading("\\sub\\file.txt"); close(b.fd)
+        #expect(throws: PathJail.Refusal.notFound) { try jail.openForReading("/etc/passwd") }
+        #expect(throws: PathJail.Refusal.accessViolation("not a regular file")) { try jail.openForReading("sub") }
+    }
+
+    @Test func siblingPrefixIsNotInside() throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        // A jail whose check were a bare string prefix would accept root2 for root.
+        let jail = try PathJail(root: f.root)
+        #expect(throws: PathJail.Refusal.self) { try jail.openForReading("../root2/file") }
+        #expect(throws: PathJail.Refusal.self) { try jail.createForWriting("outdir/new", overwrite: false) }
+    }
+
+    @Test func uploadsNeverFollowSymlinksOrOverwriteUnlessAllowed() throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        let jail = try PathJail(root: f.root)
+        #expect(throws: PathJail.Refusal.accessViolation("target is a symbolic link")) { try jail.createForWriting("out", overwrite: true) }
+        #expect(throws: PathJail.Refusal.exists) { try jail.createForWriting("sub/file.txt", overwrite: false) }
+        let w = try jail.createForWriting("sub/new.bin", overwrite: false)
+        _ = "data".withCString { write(w.fd, $0, 4) }
+        try PathJail.commitUpload(fd: w.fd, temp: w.temp, final: w.final, overwrite: false)
+        close(w.fd)
+        #expect(try String(contentsOfFile: f.root + "/sub/new.bin", encoding: .utf8) == "data")
+        #expect(!FileManager.default.fileExists(atPath: w.temp))
+        #expect(try String(contentsOfFile: f.base + "/secret", encoding: .utf8) == "secret")
+    }
+}
+
+/// A few transfers over real loopback sockets: the server and client libraries end to end.
+@Suite(.serialized) struct LoopbackTests {
+    func startServer(_ f: Fixture, configure: (inout TFTPServerConfiguration) -> Void = { _ in }) async throws -> TFTPServer {
+        var config = TFTPServerConfiguration(root: f.root, address: "127.0.0.1", port: 0)
+        configure(&config)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try await TFTPServer.start(group: MultiThreadedEventLoopGroup.singleton, configuration: config, logger: logger)
+    }
+
+    @Test(arguments: [(512, 1), (1468, 1), (1468, 16), (8192, 4)])
+    func getAndPutRoundTrip(block: Int, window: Int) async throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        let payload = (0..<300_001).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        _ = FileManager.default.createFile(atPath: f.root + "/data.bin", contents: Data(payload))
+        let server = try await startServer(f) { $0.uploads = true; $0.limits.blockSizeMax = 8192 }
+        var options = TFTPClientOptions()
+        options.blockSize = block
+        options.windowSize = window
+        let client = TFTPClient(host: "127.0.0.1", port: server.listenAddress.port!, options: options)
+        let (got, result) = try await client.get("data.bin")
+        #expect(got == payload)
+        #expect(result.parameters.blockSize == block && result.parameters.windowSize == window)
+        #expect(result.parameters.transferSize == payload.count)
+        let put = try await client.put(f.root + "/data.bin", as: "sub/copy-\(block)-\(window).bin")
+        #expect(put.bytes == payload.count)
+        #expect(FileManager.default.contents(atPath: f.root + "/sub/copy-\(block)-\(window).bin") == Data(payload))
+        await server.stop(grace: .seconds(1))
+    }
+
+    @Test func refusalsReachTheClient() async throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        let server = try await startServer(f)
+        let client = TFTPClient(host: "127.0.0.1", port: server.listenAddress.port!)
+        await #expect(throws: TFTPClientError.transfer(.peerError(code: 1, message: "file not found"))) { try await client.get("nope") }
+        await #expect(throws: TFTPClientError.transfer(.peerError(code: 2, message: "access violation: uploads are disabled"))) {
+            try await client.put(f.root + "/sub/file.txt", as: "x")
+        }
+        #expect(server.stats.refused == 2)
+        await server.stop(grace: .seconds(1))
+    }
+
+    @Test func fullTableEvictsAbandonedSessionsFirst() async throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        _ = FileManager.default.createFile(atPath: f.root + "/big", contents: Data(count: 100_000))
+        let server = try await startServer(f) { $0.maxSessions = 3; $0.timeout = 5 }
+        // Three requests that never acknowledge anything fill the table...
+        let raw = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        for _ in 0..<3 {
+            let rrq = TFTPPacket.readRequest(TFTPRequest(filename: "big", mode: .octet)).encoded()
+            try await raw.writeAndFlush(AddressedEnvelope(remoteAddress: server.listenAddress, data: rrq))
+        }
+        try await Task.sleep(nanoseconds: 200_000_000)
+        #expect(server.stats.active == 3)
+        // ...and a real client still gets its file: an abandoned session is evicted for it.
+        let client = TFTPClient(host: "127.0.0.1", port: server.listenAddress.port!)
+        let (got, _) = try await client.get("big")
+        #expect(got.count == 100_000)
+        #expect(server.stats.evicted >= 1)
+        try await raw.close()
+        await server.stop(grace: .milliseconds(100))
+    }
+
+    @Test func reloadChangesRootForNextRequestOnly() async throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        let server = try await startServer(f)
+        let client = TFTPClient(host: "127.0.0.1", port: server.listenAddress.port!)
+        #expect(try await client.get("sub/file.txt").0 == Array("ok".utf8))
+        var next = server.configuration
+        next.root = f.base + "/root2"
+        try server.apply(next)
+        #expect(try await client.get("file").0 == Array("sibling".utf8))
+        next.root = f.base + "/missing"
+        #expect(throws: TFTPServerError.self) { try server.apply(next) }
+        #expect(try await client.get("file").0 == Array("sibling".utf8))
+        await server.stop(grace: .seconds(1))
+    }
+}
