@@ -1,0 +1,106 @@
+import Logging
+import NIOCore
+import PXEConfig
+import ServiceLifecycle
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole daemon: the supervisor, SIGHUP reloads and SIGUSR1 status under one ServiceGroup.
+/// SIGTERM/SIGINT stop accepting, let transfers finish for a short grace, then exit.
+public enum Daemon {
+    /// Call first thing in main: until UnixSignalsSequence installs its handler, a SIGHUP's
+    /// default action would kill the process.
+    public static func ignoreSignalsEarly() {
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGUSR1, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    public static func run(configuration: PXEConfiguration, configPath: String?, logger: Logger) async throws {
+        ignoreSignalsEarly()
+        let supervisor = Supervisor(configuration: configuration, configPath: configPath, logger: logger)
+        do {
+            try await supervisor.start()
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw error
+        }
+        SystemdNotifier.notify("READY=1\nSTATUS=serving")
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: EngineService(supervisor: supervisor)),
+            .init(service: ReloadService(supervisor: supervisor, logger: logger)),
+            .init(service: StatusService(supervisor: supervisor, logger: logger)),
+        ]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        try await group.run()
+    }
+}
+
+/// Holds the engines until shutdown, then drains them.
+struct EngineService: Service {
+    let supervisor: Supervisor
+    func run() async throws {
+        try? await gracefulShutdown()
+        SystemdNotifier.notify("STOPPING=1")
+        await supervisor.stop(grace: .seconds(5))
+    }
+}
+
+struct ReloadService: Service {
+    let supervisor: Supervisor
+    let logger: Logger
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            SystemdNotifier.notify("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
+            logger.info("SIGHUP: reloading")
+            await supervisor.reload()
+            SystemdNotifier.notify("READY=1")
+        }
+    }
+}
+
+struct StatusService: Service {
+    let supervisor: Supervisor
+    let logger: Logger
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sigusr1).cancelOnGracefulShutdown() {
+            for line in await supervisor.statusLines() { logger.notice("status: \(line)") }
+        }
+    }
+}
+
+/// sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET.
+public enum SystemdNotifier {
+    public static func notify(_ state: String) {
+        guard let path = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !path.isEmpty else { return }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(path.utf8)
+        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }   // abstract namespace
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        var message = state
+        message.withUTF8 { msg in
+            withUnsafePointer(to: &addr) { ptr in
+                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    _ = sendto(fd, msg.baseAddress, msg.count, 0, sa, length)
+                }
+            }
+        }
+    }
+
+    static func monotonicMicroseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import DHCP
+import Logging
+import PXEConfig
+import PXEDaemon
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct PXED: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pxed",
+        abstract: "A PXE boot server: TFTP, DHCP and BOOTP driven by one YAML file.",
+        discussion: """
+            pxed [-c FILE]                  run the daemon on /etc/pxed.yaml (or FILE)
+            pxed IFACE ROOT BOOTFILE        one-call PXE mode: TFTP + PXE-only DHCP on IFACE
+            pxed check [-c FILE]            validate a configuration and exit
+            pxed leases [-c FILE]           print the current leases
+            kill -HUP reloads the file; a broken file is refused and the old configuration keeps serving.
+            """,
+        subcommands: [Serve.self, Check.self, Leases.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: [.short, .customLong("config")], help: "Configuration file.") var config: String = "/etc/pxed.yaml"
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the daemon (the default).")
+
+    @OptionGroup var options: ConfigOption
+    @Flag(name: .shortAndLong, help: "One-call mode: turn every TFTP extension off (RFC 1350 only).") var rfc1350 = false
+    @Option(name: .shortAndLong, help: "One-call mode: router handed to DHCP clients.") var gateway: String?
+    @Option(name: [.short, .customLong("name-server")], help: "One-call mode: DNS server (repeatable).") var nameServers: [String] = []
+    @Flag(name: .shortAndLong, help: "One-call mode: answer every DHCP client, not only PXE clients.") var answerAll = false
+    @Option(help: "One-call mode: TFTP port.") var tftpPort: Int = 69
+    @Option(help: "One-call mode: DHCP port.") var dhcpPort: Int = 67
+    @Option(help: "One-call mode: lease file.") var leaseFile: String = "/var/lib/pxed/leases"
+    @Flag(name: .shortAndLong, help: "Debug logging.") var verbose = false
+    @Argument(help: "One-call mode: IFACE ROOT BOOTFILE.") var oneCall: [String] = []
+
+    func validate() throws {
+        guard oneCall.isEmpty || oneCall.count == 3 else {
+            throw ValidationError("one-call mode takes exactly IFACE ROOT BOOTFILE")
+        }
+        if let gateway, IPv4Address(gateway) == nil { throw ValidationError("--gateway: '\(gateway)' is not an IPv4 address") }
+        for n in nameServers where IPv4Address(n) == nil { throw ValidationError("--name-server: '\(n)' is not an IPv4 address") }
+        guard (1...65535).contains(tftpPort), (1...65535).contains(dhcpPort) else { throw ValidationError("ports must be 1...65535") }
+    }
+
+    func run() async throws {
+        Daemon.ignoreSignalsEarly()
+        if oneCall.count == 3 {
+            let config: PXEConfiguration
+            do {
+                config = try OneCallMode.configuration(interface: oneCall[0], root: oneCall[1], bootFile: oneCall[2],
+                                                       rfc1350: rfc1350, gateway: gateway.flatMap { IPv4Address($0) },
+                                                       nameServers: nameServers.compactMap { IPv4Address($0) },
+                                                       answerAll: answerAll, tftpPort: UInt16(tftpPort),
+                                                       dhcpPort: UInt16(dhcpPort), leaseFile: leaseFile)
+            } catch {
+                printError("pxed: \(error)")
+                throw ExitCode(1)
+            }
+            let logger = DaemonLogging.makeLogger(label: "pxed", level: verbose ? .debug : .info)
+            do { try await Daemon.run(configuration: config, configPath: nil, logger: logger) } catch { throw ExitCode(1) }
+            return
+        }
+        let config: PXEConfiguration
+        do {
+            config = try PXEConfig.load(path: options.config)
+        } catch {
+            printError(error.description)
+            printError("pxed: \(options.config): \(error.errors.count) error(s); not starting")
+            throw ExitCode(1)
+        }
+        let level: Logger.Level = verbose ? .debug : Logger.Level(config.logLevel)
+        let logger = DaemonLogging.makeLogger(label: "pxed", level: level)
+        do { try await Daemon.run(configuration: config, configPath: options.config, logger: logger) } catch { throw ExitCode(1) }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Validate a configuration file and exit.")
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        do {
+            let config = try PXEConfig.load(path: options.config)
+            print("ok: \(config.summary())")
+        } catch {
+            printError(error.description)
+            printError("\(options.config): \(error.errors.count) error(s)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Leases: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "leases", abstract: "Print the current leases as a table.")
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Read this lease file instead of the one the configuration names.") var leaseFile: String?
+
+    func run() throws {
+        var path = leaseFile
+        if path == nil {
+            do { path = try PXEConfig.load(path: options.config).leaseFile } catch {
+                printError(error.description)
+                throw ExitCode(1)
+            }
+        }
+        guard let path else { throw ExitCode(1) }
+        do {
+            let (leases, warnings) = try LeaseStore.readLeases(path: path)
+            for w in warnings { printError("warning: \(path): \(w)") }
+            print(LeaseTable.format(leases, now: DHCPListener.unixTime()), terminator: "")
+        } catch {
+            printError("pxed leases: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+func printError(_ text: String) {
+    var t = text + "\n"
+    t.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
+}
