@@ -1,0 +1,245 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PXEConfig
+
+/// The DHCP/BOOTP socket of one interface: bound to `0.0.0.0:port` with SO_REUSEADDR,
+/// SO_BROADCAST and SO_BINDTODEVICE, so each interface gets only its own broadcasts and its
+/// broadcast replies leave through it. The engine lives in the channel handler on the channel's
+/// event loop; lease changes are group-committed to the `LeaseStore` on the NIO thread pool, and
+/// replies are sent only after their records are durable.
+public final class DHCPListener: Sendable {
+    public let interface: String
+    /// The bound address (useful with port 0).
+    public let localAddress: SocketAddress?
+    private let channel: any Channel
+    private let statsBox: NIOLockedValueBox<DHCPStats>
+
+    private init(interface: String, channel: any Channel, stats: NIOLockedValueBox<DHCPStats>) {
+        self.interface = interface
+        self.channel = channel
+        self.localAddress = channel.localAddress
+        self.statsBox = stats
+    }
+
+    /// Binds the socket and starts serving.
+    /// - Parameters:
+    ///   - settings: the engine's configuration (`settings.interfaceName` is the device).
+    ///   - port: server port; replies go to the client port 68 (or, when `port` is not 67, to the
+    ///     request's source port, so tests can run on high ports).
+    ///   - leases: the durable store; its current records seed the engine. nil: nothing persisted.
+    ///   - bindAddress: "0.0.0.0" in production; tests bind "127.0.0.1".
+    ///   - bindToDevice: set SO_BINDTODEVICE to `settings.interfaceName`.
+    ///   - clock: Unix seconds.
+    public static func start(
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, settings: DHCPServiceConfig, port: UInt16, leases: LeaseStore?,
+        logger: Logger = Logger(label: "pxed.dhcp"), bindAddress: String = "0.0.0.0", bindToDevice: Bool = true,
+        clock: @escaping @Sendable () -> Double = DHCPListener.unixTime
+    ) async throws -> DHCPListener {
+        let stats = NIOLockedValueBox(DHCPStats())
+        let device = settings.interfaceName
+        let initial = leases?.leases ?? []
+        let arp = ARPTable()
+        let bootstrap = DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.so_broadcast), value: 1)
+            .channelOption(.receivePacketInfo, value: true)
+            .channelInitializer { channel in
+                let addHandler: @Sendable () throws -> Void = {
+                    let handler = DHCPChannelHandler(
+                        engine: DHCPServer(settings: settings, leases: initial), store: leases, logger: logger,
+                        stats: stats, serverPort: port, arp: arp, clock: clock)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+                guard bindToDevice else { return channel.eventLoop.makeCompletedFuture(Result(catching: addHandler)) }
+                guard let provider = channel as? any SocketOptionProvider else {
+                    return channel.eventLoop.makeFailedFuture(DHCPListenerError.noSocketOptions)
+                }
+                var name: (CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar,
+                           CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar) =
+                    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                withUnsafeMutableBytes(of: &name) { raw in
+                    for (i, c) in device.utf8.prefix(15).enumerated() { raw[i] = c }
+                }
+                return provider.unsafeSetSocketOption(
+                    level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_BINDTODEVICE), value: name
+                ).flatMapThrowing(addHandler)
+            }
+        let channel = try await bootstrap.bind(host: bindAddress, port: Int(port)).get()
+        logger.info("DHCP listening", metadata: [
+            "interface": "\(device)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")",
+            "dhcp": "\(settings.pool != nil)", "bootp": "\(settings.bootp)",
+        ])
+        return DHCPListener(interface: device, channel: channel, stats: stats)
+    }
+
+    /// Swaps in a new configuration generation; leases and held offers are kept.
+    public func apply(settings: DHCPServiceConfig) async {
+        let channel = self.channel
+        try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: DHCPChannelHandler.self).engine.apply(settings: settings)
+        }.get()
+    }
+
+    /// The engine's current lease view (for diagnostics and tests).
+    public func currentLeases() async -> [Lease] {
+        let channel = self.channel
+        return (try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: DHCPChannelHandler.self).engine.leases
+        }.get()) ?? []
+    }
+
+    /// Closes the socket. Replies waiting for a lease write in flight are dropped.
+    public func stop() async {
+        try? await channel.close().get()
+    }
+
+    public var stats: DHCPStats { statsBox.withLockedValue { $0 } }
+
+    /// Wall-clock Unix seconds (CLOCK_REALTIME): lease expiries are stored as Unix time.
+    @Sendable public static func unixTime() -> Double { FileIO.unixTime() }
+}
+
+public enum DHCPListenerError: Error, Sendable, Equatable {
+    /// The channel does not expose raw socket options (SO_BINDTODEVICE cannot be set).
+    case noSocketOptions
+}
+
+/// Decodes, runs the engine, persists, sends. Lives on the channel's event loop.
+final class DHCPChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private struct Pending: Sendable {
+        var changes: [Lease]
+        var replies: [DHCPReply]
+        var source: SocketAddress
+    }
+
+    var engine: DHCPServer
+    private let store: LeaseStore?
+    private let logger: Logger
+    private let stats: NIOLockedValueBox<DHCPStats>
+    private let serverPort: UInt16
+    private let arp: ARPTable?
+    private let clock: @Sendable () -> Double
+    private var pending: [Pending] = []
+    private var committing = false
+
+    init(engine: DHCPServer, store: LeaseStore?, logger: Logger, stats: NIOLockedValueBox<DHCPStats>,
+         serverPort: UInt16, arp: ARPTable?, clock: @escaping @Sendable () -> Double) {
+        self.engine = engine
+        self.store = store
+        self.logger = logger
+        self.stats = stats
+        self.serverPort = serverPort
+        self.arp = arp
+        self.clock = clock
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        stats.withLockedValue { $0.received += 1 }
+        let message: DHCPMessage
+        do {
+            message = try DHCPMessage.decode(envelope.data)
+        } catch {
+            stats.withLockedValue { $0.malformed += 1 }
+            logger.debug("malformed datagram dropped", metadata: [
+                "from": "\(envelope.remoteAddress)", "reason": "\(error)",
+            ])
+            return
+        }
+        let source = envelope.remoteAddress
+        let destination = envelope.metadata?.packetInfo?.destinationAddress.ipAddress.flatMap { IPv4Address($0) }
+        let interfaceBroadcast = engine.settings.interfaceNetwork?.broadcastAddress
+        let requestContext = RequestContext(
+            interface: engine.settings.interfaceName,
+            sourceAddress: source.ipAddress.flatMap { IPv4Address($0) } ?? .any,
+            sourcePort: UInt16(clamping: source.port ?? 68),
+            arrivedAsBroadcast: destination.map { $0 == .broadcast || $0 == interfaceBroadcast } ?? true)
+        let outcome = engine.handle(message, context: requestContext, now: clock())
+        stats.withLockedValue { $0.count(outcome.event) }
+        log(outcome.event, message)
+
+        if outcome.leaseChanges.isEmpty || store == nil {
+            send(outcome.replies, source: source, context: context)
+        } else {
+            pending.append(Pending(changes: outcome.leaseChanges, replies: outcome.replies, source: source))
+            commitIfIdle(context: context)
+        }
+    }
+
+    /// Group commit: everything queued while the previous write was in flight goes in one append.
+    private func commitIfIdle(context: ChannelHandlerContext) {
+        guard !committing, !pending.isEmpty, let store else { return }
+        let batch = pending
+        pending = []
+        committing = true
+        let records = batch.flatMap(\.changes)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+            try store.append(records)
+        }.whenComplete { result in
+            let (handler, context) = bound.value
+            handler.committing = false
+            switch result {
+            case .success:
+                for p in batch { handler.send(p.replies, source: p.source, context: context) }
+            case .failure(let error):
+                handler.stats.withLockedValue { $0.persistErrors += records.count }
+                handler.logger.error("lease write failed; replies not sent", metadata: [
+                    "error": "\(error)", "records": "\(records.count)",
+                ])
+            }
+            handler.commitIfIdle(context: context)
+        }
+    }
+
+    private func send(_ replies: [DHCPReply], source: SocketAddress, context: ChannelHandlerContext) {
+        guard !replies.isEmpty, context.channel.isActive else { return }
+        for reply in replies {
+            var address = reply.destination.address
+            if reply.destination.kind == .newAddress {
+                let err = arp?.add(ip: address, hardwareAddress: reply.destination.hardwareAddress,
+                                   device: engine.settings.interfaceName) ?? -1
+                if err != 0 {
+                    stats.withLockedValue { $0.arpFallbacks += 1 }
+                    address = .broadcast
+                }
+            }
+            // Off the standard port (tests), answer wherever the request came from.
+            let port = serverPort == ReplyDestination.serverPort ? reply.destination.port : UInt16(clamping: source.port ?? 68)
+            guard let remote = try? SocketAddress(ipAddress: address.description, port: Int(port)) else { continue }
+            let bytes = reply.encoded()
+            let envelope = AddressedEnvelope(remoteAddress: remote, data: context.channel.allocator.buffer(bytes: bytes))
+            let stats = self.stats
+            let logger = self.logger
+            context.write(wrapOutboundOut(envelope)).whenComplete { result in
+                switch result {
+                case .success: stats.withLockedValue { $0.sent += 1 }
+                case .failure(let error):
+                    stats.withLockedValue { $0.sendErrors += 1 }
+                    logger.warning("send failed", metadata: ["to": "\(remote)", "error": "\(error)"])
+                }
+            }
+        }
+        context.flush()
+    }
+
+    private func log(_ event: DHCPEvent, _ m: DHCPMessage) {
+        let client: Logger.MetadataValue = "\(m.macAddress.map { "\($0)" } ?? ClientKey.hex(m.hardwareAddress))"
+        switch event {
+        case .offered(let ip): logger.debug("offer", metadata: ["client": client, "ip": "\(ip)"])
+        case .acknowledged(let ip): logger.info("ack", metadata: ["client": client, "ip": "\(ip)"])
+        case .negativelyAcknowledged(let ip, let why):
+            logger.info("nak", metadata: ["client": client, "ip": "\(ip)", "reason": "\(why)"])
+        case .released(let ip): logger.info("release", metadata: ["client": client, "ip": "\(ip)"])
+        case .declined(let ip): logger.warning("decline: address quarantined", metadata: ["client": client, "ip": "\(ip)"])
+        case .informed: logger.debug("inform", metadata: ["client": client])
+        case .bootpReplied(let ip): logger.info("bootp reply", metadata: ["client": client, "ip": "\(ip)"])
+        case .ignored(let why): logger.debug("ignored", metadata: ["client": client, "reason": "\(why)"])
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import PXEConfig
+
+/// What a network-booting client is told to load, and why.
+public struct BootDecision: Sendable, Equatable {
+    public enum Source: Sendable, Equatable {
+        /// The host entry's `boot`.
+        case host
+        /// The client is iPXE (user class or option 175): `boot.ipxe`.
+        case ipxe
+        /// The boot-table entry for the client's architecture.
+        case architecture(ClientArchitecture)
+        /// `boot.default`.
+        case defaultEntry
+        /// Nothing configured for this client.
+        case none
+    }
+
+    /// Boot file name (goes in `file` and option 67); nil when nothing applies.
+    public var file: String?
+    /// `siaddr`: `boot.nextServer`, else the serving interface's address.
+    public var nextServer: IPv4Address
+    public var source: Source
+
+    public init(file: String?, nextServer: IPv4Address, source: Source) {
+        self.file = file
+        self.nextServer = nextServer
+        self.source = source
+    }
+}
+
+/// Chooses the boot file. Pure: a table lookup over what the request says.
+///
+/// Order: host entry `boot`; iPXE → `boot.ipxe`; the architecture's entry (93, else option 60's
+/// `Arch:` field); `boot.default`. An empty entry falls through to the next rule, so an iPXE client
+/// with no `boot.ipxe` gets its architecture's file (the admin's table decides about loops).
+public struct BootPolicy: Sendable, Equatable {
+    public var table: BootTable
+
+    public init(table: BootTable) { self.table = table }
+
+    public func decide(host: HostEntry?, client: PXEClientInfo, serverAddress: IPv4Address) -> BootDecision {
+        let next = table.nextServer ?? serverAddress
+        if let f = host?.boot, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .host) }
+        if client.isIPXE, let f = table.ipxe, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .ipxe) }
+        if let arch = client.architecture, let f = entry(for: arch), !f.isEmpty {
+            return BootDecision(file: f, nextServer: next, source: .architecture(arch))
+        }
+        if let f = table.default, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .defaultEntry) }
+        return BootDecision(file: nil, nextServer: next, source: .none)
+    }
+
+    /// For BOOTP clients (no architecture information): host `boot`, then `boot.default`, then `boot.bios`.
+    public func decideBOOTP(host: HostEntry?, serverAddress: IPv4Address) -> BootDecision {
+        let next = table.nextServer ?? serverAddress
+        if let f = host?.boot, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .host) }
+        if let f = table.default, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .defaultEntry) }
+        if let f = table.bios, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .architecture(.bios)) }
+        return BootDecision(file: nil, nextServer: next, source: .none)
+    }
+
+    func entry(for arch: ClientArchitecture) -> String? {
+        switch arch {
+        case .bios: table.bios
+        case .uefiIA32: table.uefiIA32
+        case .uefiX64: table.uefiX64
+        case .uefiArm64: table.uefiArm64
+        case .other: nil
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import PXEConfig
+
+extension DHCPServer {
+    /// Unix seconds as an integer, never trapping on absurd clock values.
+    static func seconds(_ t: Double) -> Int64 {
+        guard t.isFinite, abs(t) < 1e15 else { return 0 }
+        return Int64(t.rounded(.down))
+    }
+
+    /// The pool's lease time as option 51 carries it (0xFFFFFFFF would mean infinite).
+    func leaseSeconds(_ r: Request) -> UInt32 {
+        UInt32(clamping: max(1, min(r.pool.leaseTime, 0xFFFF_FFFE)))
+    }
+
+    /// A configured duration as whole seconds, clamped to 0…10^9.
+    static func wholeSeconds(_ d: Double) -> Int64 {
+        guard d.isFinite, d > 0 else { return 0 }
+        return Int64(min(d, 1e9))
+    }
+
+    // MARK: DISCOVER → OFFER
+
+    mutating func discoverReceived(_ r: Request) -> DHCPOutcome {
+        guard let ip = chooseAddress(r) else { return .ignored(.poolExhausted) }
+        hold(ip, for: r.key, now: r.now)
+        return DHCPOutcome(replies: [makeReply(.offer, to: r, yiaddr: ip)], event: .offered(ip))
+    }
+
+    /// Allocation order: the reservation; an offer already held for the client; the client's
+    /// existing (or expired, or released) lease; the requested address; then a free address from
+    /// the range, scanning from a start point derived from the MAC so the choice is the same after
+    /// a restart, preferring never-used addresses and taking the longest-unused one last.
+    func chooseAddress(_ r: Request) -> IPv4Address? {
+        let reservation = usableReservation(r)
+        if let res = reservation { return res }
+        if let ip = heldOffer(for: r.key, now: r.now), conflict(ip, for: r, reservation: nil) == nil { return ip }
+        if let l = book.lease(for: r.key), conflict(l.ip, for: r, reservation: nil) == nil { return l.ip }
+        if let ip = r.options.requestedAddress, conflict(ip, for: r, reservation: nil) == nil { return ip }
+
+        let start = r.pool.rangeStart.value
+        let end = r.pool.rangeEnd.value
+        guard start <= end else { return nil }
+        let size = UInt64(end - start) + 1
+        let seed = r.message.hardwareAddress.isEmpty ? Array(r.key.rawValue.utf8) : r.message.hardwareAddress
+        let offset = UInt64(Self.fnv1a(seed)) % size
+        var oldest: (ip: IPv4Address, expiry: Int64)?
+        var i: UInt64 = 0
+        while i < size {
+            let ip = IPv4Address(start &+ UInt32(truncatingIfNeeded: (offset + i) % size))
+            i += 1
+            guard conflict(ip, for: r, reservation: nil) == nil else { continue }
+            guard let l = book.lease(at: ip) else { return ip }
+            if let o = oldest, o.expiry <= l.expiry { continue }
+            oldest = (ip, l.expiry)
+        }
+        return oldest?.ip
+    }
+
+    /// The client's reserved address in this pool, if nothing else holds it.
+    func usableReservation(_ r: Request) -> IPv4Address? {
+        guard let ip = r.host?.ip, r.pool.subnet.contains(ip) else { return nil }
+        return conflict(ip, for: r, reservation: ip) == nil ? ip : nil
+    }
+
+    /// Why `ip` cannot be the client's address, or nil if it can.
+    func conflict(_ ip: IPv4Address, for r: Request, reservation: IPv4Address?) -> NakReason? {
+        let subnet = r.pool.subnet
+        guard subnet.contains(ip) else { return .wrongNetwork }
+        if ip == settings.serverAddress || ip == .any || ip == .broadcast { return .invalidAddress }
+        if subnet.prefixLength < 31 && (ip == subnet.network || ip == subnet.broadcastAddress) { return .invalidAddress }
+        if let owner = reservedBy[ip], owner != r.mac { return .reservedForAnotherClient }
+        if let res = reservation, res != ip { return .clientHasReservation(res) }
+        if let l = book.lease(at: ip) {
+            if l.isQuarantined(now: r.now) { return .quarantined }
+            if l.isBound(now: r.now) && l.clientKey != r.key { return .inUse }
+        }
+        if let o = offers[ip], o.expires > r.now, o.key != r.key { return .inUse }
+        if reservation != ip && !(ip >= r.pool.rangeStart && ip <= r.pool.rangeEnd) { return .outsideRange }
+        return nil
+    }
+
+    mutating func hold(_ ip: IPv4Address, for key: ClientKey, now: Double) {
+        if let old = offerByKey[key], old != ip, offers[old]?.key == key { offers[old] = nil }
+        offers[ip] = HeldOffer(key: key, expires: now + settings.offerHoldTime)
+        offerByKey[key] = ip
+    }
+
+    mutating func releaseOffer(for key: ClientKey) {
+        guard let ip = offerByKey.removeValue(forKey: key) else { return }
+        if offers[ip]?.key == key { offers[ip] = nil }
+    }
+
+    // MARK: REQUEST → ACK / NAK
+
+    mutating func requestReceived(_ r: Request) -> DHCPOutcome {
+        let m = r.message
+        let reservation = usableReservation(r)
+        if let sid = m.options.serverIdentifier {
+            // SELECTING: the client picked an offer.
+            guard sid == settings.serverAddress else {
+                releaseOffer(for: r.key)
+                return .ignored(.otherServerSelected(sid))
+            }
+            guard let ip = m.options.requestedAddress ?? (m.ciaddr != .any ? m.ciaddr : nil) else {
+                return .ignored(.missingAddress)
+            }
+            if let why = conflict(ip, for: r, reservation: reservation) { return nak(r, ip, why) }
+            return ack(ip, r)
+        }
+        // INIT-REBOOT (option 50, no ciaddr); RENEWING (ciaddr, unicast); REBINDING (ciaddr, broadcast).
+        let ip: IPv4Address
+        if let requested = m.options.requestedAddress, m.ciaddr == .any {
+            ip = requested
+        } else if m.ciaddr != .any {
+            ip = m.ciaddr
+        } else {
+            return .ignored(.missingAddress)
+        }
+        let known = book.lease(at: ip).map { $0.clientKey == r.key && $0.state != .declined } ?? false
+        if let why = conflict(ip, for: r, reservation: reservation) {
+            return known || settings.authoritative ? nak(r, ip, why) : .ignored(.notAuthoritative)
+        }
+        guard known || settings.authoritative else { return .ignored(.notAuthoritative) }
+        return ack(ip, r)
+    }
+
+    mutating func ack(_ ip: IPv4Address, _ r: Request) -> DHCPOutcome {
+        var changes: [Lease] = []
+        let expiry = r.nowSeconds + Int64(leaseSeconds(r))
+        if let prev = book.lease(for: r.key), prev.ip != ip, prev.isBound(now: r.now) {
+            var released = prev
+            released.state = .released
+            released.expiry = r.nowSeconds
+            changes.append(released)
+        }
+        changes.append(Lease(clientKey: r.key, mac: r.mac, ip: ip, hostname: hostname(for: r), expiry: expiry,
+                             state: .active))
+        for c in changes { book.record(c) }
+        releaseOffer(for: r.key)
+        return DHCPOutcome(replies: [makeReply(.ack, to: r, yiaddr: ip)], leaseChanges: changes,
+                           event: .acknowledged(ip))
+    }
+
+    func nak(_ r: Request, _ ip: IPv4Address, _ why: NakReason) -> DHCPOutcome {
+        DHCPOutcome(replies: [makeNak(to: r, reason: why)], event: .negativelyAcknowledged(ip, why))
+    }
+
+    /// The host entry's name, else the client's option 12 reduced to a safe label.
+    func hostname(for r: Request) -> String? {
+        if let h = r.host?.hostname, !h.isEmpty { return h }
+        guard let raw = r.options.hostName else { return nil }
+        let allowed = raw.unicodeScalars.filter { c in
+            c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-" || c == "." || c == "_")
+        }
+        let safe = String(String.UnicodeScalarView(allowed.prefix(63)))
+        return safe.isEmpty ? nil : safe
+    }
+
+    // MARK: RELEASE, DECLINE, INFORM
+
+    mutating func releaseReceived(_ r: Request) -> DHCPOutcome {
+        if let sid = r.options.serverIdentifier, sid != settings.serverAddress { return .ignored(.notForThisServer(sid)) }
+        let ip = r.message.ciaddr
+        guard ip != .any else { return .ignored(.missingAddress) }
+        guard var l = book.lease(at: ip), l.clientKey == r.key, l.state == .active else {
+            return .ignored(.noMatchingLease)
+        }
+        l.state = .released
+        l.expiry = min(l.expiry, r.nowSeconds)
+        book.record(l)
+        return DHCPOutcome(leaseChanges: [l], event: .released(ip))
+    }
+
+    mutating func declineReceived(_ r: Request) -> DHCPOutcome {
+        if let sid = r.options.serverIdentifier, sid != settings.serverAddress { return .ignored(.notForThisServer(sid)) }
+        guard let ip = r.options.requestedAddress else { return .ignored(.missingAddress) }
+        let holdsLease = book.lease(at: ip).map { $0.clientKey == r.key && $0.state == .active } ?? false
+        guard holdsLease || heldOffer(for: r.key, now: r.now) == ip else { return .ignored(.noMatchingLease) }
+        let until = r.nowSeconds + Self.wholeSeconds(settings.declineQuarantine)
+        let record = Lease(clientKey: r.key, mac: r.mac, ip: ip, hostname: nil, expiry: until, state: .declined)
+        book.record(record)
+        releaseOffer(for: r.key)
+        return DHCPOutcome(leaseChanges: [record], event: .declined(ip))
+    }
+
+    func informReceived(_ r: Request) -> DHCPOutcome {
+        guard r.message.ciaddr != .any else { return .ignored(.missingAddress) }
+        return DHCPOutcome(replies: [makeReply(.ack, to: r, yiaddr: .any, withLease: false)], event: .informed)
+    }
+
+    /// 32-bit FNV-1a: a fixed, process-independent hash (Swift's `Hasher` is seeded per process).
+    static func fnv1a(_ bytes: [UInt8]) -> UInt32 {
+        var h: UInt32 = 0x811C_9DC5
+        for b in bytes { h = (h ^ UInt32(b)) &* 0x0100_0193 }
+        return h
+    }
+}

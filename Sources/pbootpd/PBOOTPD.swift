@@ -1,0 +1,123 @@
+// pbootpd: a BOOTP (RFC 951/1497) server for statically reserved hosts on one interface.
+import ArgumentParser
+import DHCP
+import Dispatch
+import Logging
+import PXEConfig
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct PBOOTPD: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pbootpd",
+        abstract: "Serve BOOTP to reserved hosts on one interface.",
+        discussion: "Only MAC addresses given with --host are answered; BOOTP has no dynamic leases here.")
+
+    @Option(name: [.short, .customLong("tftp-server")], help: "Next-server (TFTP) address (default: the interface address).")
+    var tftpServer: String?
+
+    @Option(name: [.short, .long], help: "Router (option 3) to hand out.")
+    var gateway: String?
+
+    @Option(name: .customLong("host"), help: "A reservation MAC=IP, for example 52:54:00:12:34:56=10.0.0.20 (repeatable).")
+    var hosts: [String] = []
+
+    @Option(name: .customLong("tftp-root"), help: "TFTP root; when given, replies carry the boot file size (option 13).")
+    var tftpRoot: String?
+
+    @Option(name: [.short, .long], help: "UDP port to listen on.")
+    var port: Int = 67
+
+    @Flag(name: [.short, .long], help: "Log every packet.")
+    var verbose = false
+
+    @Argument(help: "Interface to serve (for example eth0).")
+    var interface: String
+
+    @Argument(help: "Boot file name handed to clients.")
+    var bootfile: String
+
+    func validate() throws {
+        guard !interface.isEmpty, interface.utf8.count <= 15, !interface.contains("/") else {
+            throw ValidationError("'\(interface)' is not a valid interface name (1-15 characters)")
+        }
+        guard !bootfile.isEmpty, bootfile.utf8.count <= 127 else {
+            throw ValidationError("the boot file name must be 1-127 bytes")
+        }
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1...65535") }
+        if let t = tftpServer, IPv4Address(t) == nil { throw ValidationError("--tftp-server: '\(t)' is not an IPv4 address") }
+        if let g = gateway, IPv4Address(g) == nil { throw ValidationError("--gateway: '\(g)' is not an IPv4 address") }
+        _ = try parseHosts()
+    }
+
+    func parseHosts() throws -> [HostEntry] {
+        var seen: Set<MACAddress> = []
+        return try hosts.map { text in
+            let parts = text.split(separator: "=", omittingEmptySubsequences: false)
+            guard parts.count == 2, let mac = MACAddress(parts[0]), let ip = IPv4Address(parts[1]) else {
+                throw ValidationError("--host: expected MAC=IP, for example 52:54:00:12:34:56=10.0.0.20; got '\(text)'")
+            }
+            guard seen.insert(mac).inserted else { throw ValidationError("--host: \(mac) given twice") }
+            var h = HostEntry(mac: mac)
+            h.ip = ip
+            return h
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "pbootpd")
+        logger.logLevel = verbose ? .debug : .info
+        guard let nic = try DHCPInterfaceAddress.lookup(interface) else {
+            logger.error("interface \(interface) has no IPv4 address (or does not exist)")
+            throw ExitCode(69)
+        }
+        let reservations = try parseHosts()
+        if reservations.isEmpty { logger.warning("no --host given: every request will be ignored") }
+        for h in reservations where !(h.ip.map(nic.network.contains) ?? false) {
+            logger.warning("\(h.mac) = \(h.ip.map { "\($0)" } ?? "-") is outside \(nic.network); it will not be answered")
+        }
+        var boot = BootTable()
+        boot.default = bootfile
+        boot.nextServer = tftpServer.flatMap { IPv4Address($0) }
+        let settings = DHCPServiceConfig(
+            interfaceName: interface, serverAddress: nic.address, interfaceNetwork: nic.network, pool: nil,
+            bootp: true, bootpRouter: gateway.flatMap { IPv4Address($0) }, hosts: reservations, boot: boot,
+            tftpRoot: tftpRoot)
+        let listener = try await DHCPListener.start(settings: settings, port: UInt16(port), leases: nil, logger: logger)
+        logger.info("BOOTP on \(interface) (\(nic.address)) for \(reservations.count) host(s), boot file \(bootfile)")
+        let signal = await waitForTerminationSignal()
+        logger.info("signal \(signal): stopping")
+        await listener.stop()
+        let s = listener.stats
+        logger.info("received \(s.received), replies \(s.bootpReplies), ignored \(s.ignored), malformed \(s.malformed)")
+    }
+}
+
+/// Keeps the signal sources alive for the life of the stream.
+/// @unchecked Sendable: the sources are only created, resumed and cancelled (all thread-safe in
+/// Dispatch); the array itself is never mutated after init.
+final class SignalSources: @unchecked Sendable {
+    let sources: [any DispatchSourceSignal]
+    init(_ sources: [any DispatchSourceSignal]) { self.sources = sources }
+    func cancel() { for s in sources { s.cancel() } }
+}
+
+/// Waits for SIGINT or SIGTERM.
+func waitForTerminationSignal() async -> Int32 {
+    let stream = AsyncStream<Int32> { continuation in
+        let sources = SignalSources([SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { continuation.yield(sig) }
+            source.resume()
+            return source
+        })
+        continuation.onTermination = { _ in sources.cancel() }
+    }
+    for await sig in stream { return sig }
+    return 0
+}

@@ -1,0 +1,177 @@
+// pdhcpd: a small PXE DHCP server for one interface (the pTFTPd `pxe` DHCP half, done properly).
+import ArgumentParser
+import DHCP
+import Dispatch
+import Logging
+import PXEConfig
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct PDHCPD: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pdhcpd",
+        abstract: "Serve DHCP to network-booting clients on one interface.",
+        discussion: """
+            Leases are kept in --lease-file (append-only, fsynced before each ACK). By default only \
+            PXE/HTTP-boot clients (option 60 PXEClient/HTTPClient) are answered; -a answers everyone. \
+            The router option defaults to this server's address (use -g to name the real gateway).
+            """)
+
+    @Option(name: [.short, .customLong("tftp-server")], help: "Next-server (TFTP) address (default: the interface address).")
+    var tftpServer: String?
+
+    @Option(name: [.short, .long], help: "Router (option 3) to hand out (default: the interface address).")
+    var gateway: String?
+
+    @Flag(name: [.short, .customLong("answer-all")], help: "Answer every DHCP client, not only PXE clients.")
+    var answerAll = false
+
+    @Option(name: [.short, .customLong("name-server")], help: "DNS server to hand out (repeatable).")
+    var nameServers: [String] = []
+
+    @Flag(name: [.short, .long], help: "Accepted for parity with the TFTP tools; DHCP has no TFTP options.")
+    var rfc1350 = false
+
+    @Option(help: "Dynamic range A-B (default: the interface's subnet, minus this server).")
+    var range: String?
+
+    @Option(name: [.short, .long], help: "UDP port to listen on.")
+    var port: Int = 67
+
+    @Option(name: .customLong("lease-file"), help: "Lease database path.")
+    var leaseFile = "/var/lib/pxed/leases"
+
+    @Option(name: .customLong("lease-time"), help: "Lease time in seconds.")
+    var leaseTime: Int = 3600
+
+    @Flag(name: [.short, .long], help: "Log every packet.")
+    var verbose = false
+
+    @Argument(help: "Interface to serve (for example eth0).")
+    var interface: String
+
+    @Argument(help: "Boot file name handed to clients.")
+    var bootfile: String
+
+    func validate() throws {
+        guard !interface.isEmpty, interface.utf8.count <= 15, !interface.contains("/") else {
+            throw ValidationError("'\(interface)' is not a valid interface name (1-15 characters)")
+        }
+        guard !bootfile.isEmpty, bootfile.utf8.count <= 127 else {
+            throw ValidationError("the boot file name must be 1-127 bytes")
+        }
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1...65535") }
+        guard (60...0x7FFF_FFFF).contains(leaseTime) else { throw ValidationError("--lease-time must be at least 60 seconds") }
+        _ = try parseAddress(tftpServer, option: "--tftp-server")
+        _ = try parseAddress(gateway, option: "--gateway")
+        for ns in nameServers { _ = try parseAddress(ns, option: "--name-server") }
+        _ = try parseRange()
+        guard !leaseFile.isEmpty else { throw ValidationError("--lease-file must not be empty") }
+    }
+
+    func parseAddress(_ text: String?, option: String) throws -> IPv4Address? {
+        guard let text else { return nil }
+        guard let a = IPv4Address(text) else { throw ValidationError("\(option): '\(text)' is not an IPv4 address") }
+        return a
+    }
+
+    func parseRange() throws -> (IPv4Address, IPv4Address)? {
+        guard let range else { return nil }
+        let parts = range.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let a = IPv4Address(parts[0]), let b = IPv4Address(parts[1]) else {
+            throw ValidationError("--range: expected A-B, for example 10.0.0.100-10.0.0.199")
+        }
+        guard a <= b else { throw ValidationError("--range: \(a) is after \(b)") }
+        return (a, b)
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "pdhcpd")
+        logger.logLevel = verbose ? .debug : .info
+
+        guard let nic = try DHCPInterfaceAddress.lookup(interface) else {
+            logger.error("interface \(interface) has no IPv4 address (or does not exist)")
+            throw ExitCode(69)
+        }
+        let subnet = nic.network
+        let (start, end): (IPv4Address, IPv4Address)
+        if let r = try parseRange() {
+            guard subnet.contains(r.0), subnet.contains(r.1) else {
+                logger.error("--range \(r.0)-\(r.1) is not inside \(subnet) on \(interface)")
+                throw ExitCode.validationFailure
+            }
+            (start, end) = r
+        } else {
+            guard subnet.prefixLength <= 30 else {
+                logger.error("\(interface) is on \(subnet), too small for a default range; give --range")
+                throw ExitCode.validationFailure
+            }
+            (start, end) = (IPv4Address(subnet.network.value + 1), IPv4Address(subnet.broadcastAddress.value - 1))
+        }
+
+        var pool = DHCPPoolConfig(subnet: subnet, rangeStart: start, rangeEnd: end)
+        pool.router = try parseAddress(gateway, option: "--gateway") ?? nic.address
+        pool.dns = try nameServers.compactMap { try parseAddress($0, option: "--name-server") }
+        pool.pxeOnly = !answerAll
+        pool.port = UInt16(port)
+        pool.leaseTime = leaseTime
+        var iface = InterfaceConfig(name: interface)
+        iface.address = nic.address
+        iface.dhcp = pool
+        var config = PXEConfiguration()
+        config.leaseFile = leaseFile
+        config.interfaces = [iface]
+        config.boot.default = bootfile
+        config.boot.nextServer = try parseAddress(tftpServer, option: "--tftp-server")
+        let settings = DHCPServiceConfig(configuration: config, interface: iface, serverAddress: nic.address,
+                                         tftpRoot: nil, interfaceNetwork: subnet)
+
+        let store: LeaseStore
+        do {
+            let (s, warnings) = try LeaseStore.open(path: leaseFile)
+            for w in warnings { logger.warning("\(w)") }
+            store = s
+        } catch {
+            logger.error("cannot open lease file: \(error)")
+            throw ExitCode(73)
+        }
+        defer { store.close() }
+
+        let listener = try await DHCPListener.start(settings: settings, port: UInt16(port), leases: store, logger: logger)
+        logger.info("serving \(start)-\(end) on \(interface) (\(nic.address)), boot file \(bootfile)\(answerAll ? "" : ", PXE clients only")")
+        let signal = await waitForTerminationSignal()
+        logger.info("signal \(signal): stopping")
+        await listener.stop()
+        let s = listener.stats
+        logger.info("received \(s.received), offers \(s.offers), acks \(s.acks), naks \(s.naks), malformed \(s.malformed)")
+    }
+}
+
+/// Keeps the signal sources alive for the life of the stream.
+/// @unchecked Sendable: the sources are only created, resumed and cancelled (all thread-safe in
+/// Dispatch); the array itself is never mutated after init.
+final class SignalSources: @unchecked Sendable {
+    let sources: [any DispatchSourceSignal]
+    init(_ sources: [any DispatchSourceSignal]) { self.sources = sources }
+    func cancel() { for s in sources { s.cancel() } }
+}
+
+/// Waits for SIGINT or SIGTERM.
+func waitForTerminationSignal() async -> Int32 {
+    let stream = AsyncStream<Int32> { continuation in
+        let sources = SignalSources([SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { continuation.yield(sig) }
+            source.resume()
+            return source
+        })
+        continuation.onTermination = { _ in sources.cancel() }
+    }
+    for await sig in stream { return sig }
+    return 0
+}

@@ -1,0 +1,23 @@
+#!/bin/bash
+# Installs the Debian packages pxed builds with (libyaml-dev) and the real peers its tests run
+# against. Idempotent; skips apt entirely when everything is already there.
+set -eu
+PACKAGES=(
+  libyaml-dev pkg-config               # build: the CYAML system library
+  curl tftp-hpa atftp busybox udhcpc   # TFTP/DHCP clients used as peers
+  tftpd-hpa isc-dhcp-client dnsmasq    # peer servers and clients
+  kea-dhcp4-server kea-admin kea-common
+  iproute2 procps psmisc python3 bridge-utils
+  qemu-system-x86 ipxe-qemu ipxe       # a real PXE ROM for the end-to-end boot
+  dpkg-dev lintian systemd fakeroot    # packaging checks
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
