@@ -5,7 +5,7 @@
 set -u
 REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${BIN:-$REPO/.build/debug}
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.sh"
 T=$(mktemp -d)
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
