@@ -12,15 +12,24 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
 
     /// Parses dotted-quad text strictly: four decimal parts 0...255, no leading zeros beyond "0".
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var v: UInt32 = 0
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let n = UInt32(p), n <= 255, !(p.count > 1 && p.first == "0") else { return nil }
-            v = v << 8 | n
+        // Byte-level: configs with thousands of reservations parse thousands of these per reload.
+        var v: UInt32 = 0, part: UInt32 = 0, digits = 0, dots = 0, leadingZero = false
+        for b in text.utf8 {
+            if b == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                v = v << 8 | part
+                part = 0; digits = 0; dots += 1
+            } else if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") {
+                if digits == 0 { leadingZero = b == UInt8(ascii: "0") } else if leadingZero { return nil }
+                part = part * 10 + UInt32(b - UInt8(ascii: "0"))
+                digits += 1
+                guard digits <= 3, part <= 255 else { return nil }
+            } else {
+                return nil
+            }
         }
-        value = v
+        guard dots == 3, digits > 0 else { return nil }
+        value = v << 8 | part
     }
 
     public init(bytes: some Collection<UInt8>) {
@@ -88,17 +97,31 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         self.bytes = Array(bytes)
     }
 
-    /// Accepts `52:54:00:00:00:01` and `52-54-00-00-00-01`, any case.
+    /// Accepts `52:54:00:00:00:01` and `52-54-00-00-00-01`, any case: exactly two hex digits per part.
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == ":" || $0 == "-" })
-        guard parts.count == 6 else { return nil }
         var out: [UInt8] = []
-        for p in parts {
-            // UInt8(_:radix:) alone would accept a sign ("+f"), so check the digits first.
-            guard p.count == 2, p.allSatisfy({ $0.isASCII && $0.isHexDigit }), let b = UInt8(p, radix: 16)
-            else { return nil }
-            out.append(b)
+        out.reserveCapacity(6)
+        var current: UInt8 = 0, digits = 0
+        for b in text.utf8 {
+            if b == UInt8(ascii: ":") || b == UInt8(ascii: "-") {
+                guard digits == 2, out.count < 5 else { return nil }
+                out.append(current)
+                current = 0; digits = 0
+                continue
+            }
+            let nibble: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = b - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            guard digits < 2 else { return nil }
+            current = current << 4 | nibble
+            digits += 1
         }
+        guard digits == 2, out.count == 5 else { return nil }
+        out.append(current)
         bytes = out
     }
 

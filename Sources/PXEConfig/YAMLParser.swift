@@ -144,24 +144,30 @@ public enum YAMLParser {
     /// the raw text: a tab among the leading blanks of any line (libyaml rejects a tab even before
     /// a comment there), except continuation lines of multi-line scalars.
     static func tabIndentationErrors(in text: String, file: String, skipping: Set<Int>) -> [ConfigError] {
+        // A byte scan: this runs on every load and reload, and large host lists are common.
         var errors: [ConfigError] = []
-        var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if skipping.contains(lineNumber) { continue }
+        var text = text
+        text.withUTF8 { bytes in
+            var lineNumber = 1
+            var atIndent = true
             var column = 1
-            var tabColumn: Int? = nil
-            for ch in line.unicodeScalars {
-                if ch == "\t" {
-                    tabColumn = column
-                    break
+            for b in bytes {
+                if b == UInt8(ascii: "\n") {
+                    lineNumber += 1
+                    atIndent = true
+                    column = 1
+                    continue
                 }
-                guard ch == " " else { break }
-                column += 1
-            }
-            if let tabColumn {
-                errors.append(ConfigError(file: file, line: lineNumber, column: tabColumn, path: "",
-                                          message: "tab character in indentation (YAML allows only spaces)"))
+                guard atIndent else { continue }
+                if b == UInt8(ascii: " ") {
+                    column += 1
+                } else {
+                    if b == UInt8(ascii: "\t") && !skipping.contains(lineNumber) {
+                        errors.append(ConfigError(file: file, line: lineNumber, column: column, path: "",
+                                                  message: "tab character in indentation (YAML allows only spaces)"))
+                    }
+                    atIndent = false
+                }
             }
         }
         return errors

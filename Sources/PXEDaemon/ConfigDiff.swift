@@ -21,7 +21,9 @@ public enum ConfigDiff {
         }
         if old.hosts != new.hosts {
             let oldMACs = Set(old.hosts.map(\.mac)), newMACs = Set(new.hosts.map(\.mac))
-            let changed = new.hosts.filter { h in oldMACs.contains(h.mac) && !old.hosts.contains(h) }.count
+            // By MAC through a dictionary: a reload with 10,000 hosts must stay linear.
+            let oldByMAC = Dictionary(old.hosts.map { ($0.mac, $0) }, uniquingKeysWith: { a, _ in a })
+            let changed = new.hosts.filter { h in oldByMAC[h.mac].map { $0 != h } ?? false }.count
             parts.append("hosts \(old.hosts.count) -> \(new.hosts.count) (+\(newMACs.subtracting(oldMACs).count) -\(oldMACs.subtracting(newMACs).count) ~\(changed))")
         }
         if old.boot != new.boot { parts.append("boot table") }

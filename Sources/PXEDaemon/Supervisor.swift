@@ -62,6 +62,8 @@ public actor Supervisor {
             return .applied("nothing")
         }
         let next: PXEConfiguration
+        let clock = ContinuousClock()
+        let started = clock.now
         do {
             next = try PXEConfig.load(path: path)
         } catch {
@@ -70,7 +72,16 @@ public actor Supervisor {
             logger.error("reload rejected: \(lines.count) error(s); the previous configuration keeps serving")
             return .rejected(lines)
         }
-        return await apply(next)
+        let loaded = clock.now
+        let result = await apply(next)
+        logger.info("reload: file read and validated in \(Supervisor.ms(loaded - started)), applied in \(Supervisor.ms(clock.now - loaded))")
+        return result
+    }
+
+    static func ms(_ d: Duration) -> String {
+        let (s, atto) = d.components
+        let micro = s * 1_000_000 + atto / 1_000_000_000_000
+        return "\(micro / 1000).\(micro % 1000 / 100) ms"
     }
 
     /// Applies a new, already validated generation.
