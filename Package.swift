@@ -68,6 +68,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Fuzz targets: libFuzzer entry points when built by fuzz/run.sh, corpus replayers otherwise.
+        .target(name: "FuzzSupport", path: "Sources/FuzzSupport"),
+        .executableTarget(name: "FuzzTFTP", dependencies: ["FuzzSupport", "TFTP", .product(name: "NIOCore", package: "swift-nio")]),
+        .executableTarget(name: "FuzzDHCP", dependencies: ["FuzzSupport", "DHCP", "PXEConfig"]),
+        .executableTarget(name: "FuzzConfig", dependencies: ["FuzzSupport", "PXEConfig"]),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PXEConfigTests", dependencies: ["PXEConfig"]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP", .product(name: "NIOCore", package: "swift-nio")]),
