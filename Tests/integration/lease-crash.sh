@@ -55,7 +55,7 @@ ok=0
 for k in $(seq 1 "$KILLS"); do
   start "$k" || { fail "restart $k" "pxed did not start"; break; }
   ip netns exec "$CLI" python3 "$(dirname "$0")/tools/dhcp_load.py" --server 10.81.0.1 --giaddr 10.81.0.2 \
-    --count 20000 --seconds 2.5 --mac-base $((k * 1000)) --acks "$T/acks" --timeout 0.5 > "$T/load.$k" 2>&1 &
+    --count 20000 --seconds 2.5 --mac-base $((k * 1000)) --acks "$T/acks" --timeout 0.5 --drain 0 > "$T/load.$k" 2>&1 &
   LOAD=$!
   sleep "$(python3 -c 'import random; print(round(random.uniform(0.2, 1.2), 2))')"
   kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=

@@ -38,6 +38,8 @@ public final class TFTPServer: Sendable {
         var stats = TFTPServerStats()
         var accepting = true
         var nextPort = 0
+        /// Admitted sessions whose socket is still being opened: they count against the limit.
+        var opening = 0
     }
 
     private init(listener: any Channel, shared: Shared, logger: Logger) {
@@ -173,7 +175,7 @@ final class RequestHandler: ChannelInboundHandler {
         var victim: (any Channel)?
         let result: Admission = shared.state.withLockedValue { s in
             guard s.accepting, let jail = s.jail else { return .refused("server shutting down") }
-            if s.sessions.count >= s.configuration.maxSessions {
+            if s.sessions.count + s.opening >= s.configuration.maxSessions {
                 let idle = s.sessions.filter { !$0.value.progressed }.min { $0.value.started < $1.value.started }
                 guard let idle else {
                     s.stats.refused += 1
@@ -189,6 +191,7 @@ final class RequestHandler: ChannelInboundHandler {
                 port = range.lowerBound + s.nextPort % range.count
                 s.nextPort &+= 1
             }
+            s.opening += 1
             return .admitted(s.configuration, jail, port)
         }
         victim?.close(promise: nil)
@@ -208,11 +211,13 @@ final class RequestHandler: ChannelInboundHandler {
         do {
             prepared = try PreparedTransfer.make(request: request, isRead: isRead, config: config, jail: jail)
         } catch let refusal as PathJail.Refusal {
+            shared.state.withLockedValue { $0.opening -= 1 }
             logger.info("refused \(isRead ? "RRQ" : "WRQ") \(request.filename.debugDescription) from \(peer): \(refusal)")
             shared.state.withLockedValue { $0.stats.refused += 1 }
             reply(context, to: peer, .error(refusal.code, refusal.description))
             return
         } catch {
+            shared.state.withLockedValue { $0.opening -= 1 }
             reply(context, to: peer, .error(.notDefined, "\(error)"))
             return
         }
@@ -241,6 +246,7 @@ final class RequestHandler: ChannelInboundHandler {
             switch result {
             case .success(let channel):
                 let admitted = shared.state.withLockedValue { s -> Bool in
+                    s.opening -= 1
                     guard s.accepting else { return false }
                     s.sessions[ObjectIdentifier(channel)] = .init(channel: channel, progressed: false, started: started)
                     s.stats.started += 1
@@ -253,6 +259,7 @@ final class RequestHandler: ChannelInboundHandler {
                     channel.close(promise: nil)
                 }
             case .failure(let error):
+                shared.state.withLockedValue { $0.opening -= 1 }
                 prepared.abandon()
                 logger.error("cannot open transfer socket for \(peer): \(error)")
             }

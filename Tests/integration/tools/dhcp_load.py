@@ -27,16 +27,19 @@ def main():
     p.add_argument("--seconds", type=float, default=10); p.add_argument("--window", type=int, default=32)
     p.add_argument("--mac-base", type=int, default=0); p.add_argument("--acks", required=True)
     p.add_argument("--timeout", type=float, default=1.0)
+    p.add_argument("--drain", type=float, default=None, help="seconds to finish exchanges after the deadline")
     a = p.parse_args()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((a.giaddr, 67)); s.settimeout(0.05)
     out = open(a.acks, "a")
     deadline = time.monotonic() + a.seconds
+    drain = a.drain if a.drain is not None else 4 * a.timeout + 2
     pending = {}   # xid -> (mac, state, sent_at, tries)
     next_client, acked, failed = 0, 0, 0
-    while time.monotonic() < deadline and (next_client < a.count or pending):
-        while len(pending) < a.window and next_client < a.count:
+    # After the deadline no new client starts, but exchanges in flight get a few seconds to end.
+    while (time.monotonic() < deadline and next_client < a.count) or (pending and time.monotonic() < deadline + drain):
+        while len(pending) < a.window and next_client < a.count and time.monotonic() < deadline:
             n = a.mac_base + next_client; next_client += 1
             mac = bytes([0x02, 0x70]) + struct.pack("!I", n)
             xid = random.getrandbits(32)

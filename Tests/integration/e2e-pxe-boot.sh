@@ -1,0 +1,362 @@
+#!/bin/bash
+# End to end: a virtual machine's real PXE firmware boots a real Linux kernel from pxed.
+#
+# QEMU (software emulation, TCG) with an e1000 NIC whose option ROM is iPXE (package ipxe-qemu)
+# boots from the network through a tap device on a bridge inside a network namespace made here.
+# pxed, in the same namespace, is the only DHCP and TFTP server on that bridge. Chain, every byte
+# served by pxed:
+#   iPXE ROM  --DHCP (user class "iPXE", option 175)-->  pxed answers file=boot.ipxe (boot.ipxe)
+#   iPXE ROM  --TFTP boot.ipxe-->  script: echo a marker, kernel + initrd over TFTP, boot
+#   Linux (Debian's linux-image-amd64, console=ttyS0)  --> "Linux version ..." on the serial log
+#   /init of a tiny initrd built here (static busybox)  --> a marker, then power off (QEMU exits)
+#
+# Boots (all with the same MAC 52:54:00:98:00:42, reserved to 10.98.0.42):
+#   1. default TFTP (options negotiated): full boot to the initrd's marker and power-off
+#   2. pxed restarted on the same lease file: the same VM boots again and gets the same address
+#   3. tftp.rfc1350: true (no TFTP options at all: blksize=512 windowsize=1); stops once the
+#      kernel prints "Linux version" (to keep CI time down)
+# Checks: one PASS/FAIL line each, then "N passed, M failed"; exit 1 if any failed. At the end the
+# serial log lines and pxed log lines of boot 1 are printed as evidence.
+#
+# Network rule: everything happens in namespace pxd-e2e-PID (bridge br0 10.98.0.1/24 + tap0);
+# nothing touches the host's interfaces. Cleanup (QEMU, pxed, namespace with its bridge and tap,
+# temp dir) runs on any exit; a watchdog bounds the whole script (E2E_MAX_SECONDS, default 420).
+#
+# The kernel (linux-image-amd64's dependency) and busybox-static are fetched once with
+# `apt-get download` into $E2E_CACHE (default /var/cache/pxed-e2e) and only their needed files
+# are kept there (vmlinuz, busybox); nothing is installed and nothing is added to the repository.
+#
+# Environment: BIN (pxed binary directory, default $REPO/.build/debug), REPO (repository root),
+# E2E_CACHE, E2E_MAX_SECONDS, E2E_BOOT_SECONDS (per boot, default 150), KEEP=1 keeps the temp dir.
+set -u
+REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${BIN:-$REPO/.build/debug}
+PXED=$BIN/pxed
+CACHE=${E2E_CACHE:-/var/cache/pxed-e2e}
+MAX_SECONDS=${E2E_MAX_SECONDS:-420}
+BOOT_SECONDS=${E2E_BOOT_SECONDS:-150}
+
+NS=pxd-e2e-$$
+SRV=10.98.0.1
+MAC=52:54:00:98:00:42
+VMIP=10.98.0.42
+IPXE_MARK=PXED-E2E-IPXE
+INIT_MARK=PXED-E2E-INIT
+
+passed=0; failed=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; exit $?; }
+# check NAME WHY CMD...: PASS when CMD succeeds, else FAIL NAME: WHY.
+check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "$name" "$why"; fi; }
+
+W=$(mktemp -d /tmp/pxed-e2e.XXXXXX)
+PXPID=
+QPID=
+WATCHDOG=
+
+kill_pid() { # PID: TERM, up to 3 s, then KILL; only PIDs this script started
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+stop_qemu() {
+  # QEMU's own PID (from -pidfile) first, then the timeout wrapper that started it.
+  local qp
+  qp=$(cat "$W/qemu.pid" 2>/dev/null)
+  [ -n "$qp" ] && kill_pid "$qp"
+  kill_pid "$QPID"
+  QPID=
+  rm -f "$W/qemu.pid"
+}
+cleanup() {
+  stop_qemu
+  kill_pid "$PXPID"
+  [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
+  ip netns del "$NS" 2>/dev/null     # takes br0 and tap0 with it
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+( trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+  sleep "$MAX_SECONDS" & sp=$!; wait "$sp"
+  echo "FAIL watchdog: the script ran more than $MAX_SECONDS s"; kill -TERM $$ ) &
+WATCHDOG=$!
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites
+
+[ "$(id -u)" -eq 0 ] || { fail setup "needs root (network namespaces, tap)"; finish; }
+for tool in qemu-system-x86_64 ip timeout apt-get apt-cache dpkg-deb busybox gzip; do
+  command -v "$tool" >/dev/null || { fail setup "$tool not installed (scripts/install-deps.sh)"; finish; }
+done
+[ -x "$PXED" ] || { fail setup "$PXED not built"; finish; }
+[ -f /usr/lib/ipxe/undionly.kpxe ] || { fail setup "/usr/lib/ipxe/undionly.kpxe missing (package ipxe)"; finish; }
+[ -c /dev/net/tun ] || { fail setup "/dev/net/tun missing"; finish; }
+
+# fetch_deb_file PACKAGE MEMBER-GLOB DEST: DEST from MEMBER of PACKAGE's .deb (apt-get download),
+# unless DEST is already cached. Only the one member is unpacked (dpkg-deb --fsys-tarfile is what
+# dpkg -x reads) so the kernel's 400 MB of modules never hit the disk.
+fetch_deb_file() {
+  local pkg=$1 member=$2 dest=$3 d deb
+  [ -s "$dest" ] && return 0
+  d=$(mktemp -d "$CACHE/dl.XXXXXX") || return 1
+  if ! (cd "$d" && timeout 300 apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null 2>&1); then
+    timeout 120 apt-get update -qq >/dev/null 2>&1
+    (cd "$d" && timeout 300 apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null 2>&1) ||
+      { echo "apt-get download $pkg failed"; rm -rf "$d"; return 1; }
+  fi
+  deb=$(ls "$d"/*.deb | head -1)
+  mkdir -p "$d/x"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$d/x" --wildcards "$member" ||
+    { echo "unpacking $member from $deb failed"; rm -rf "$d"; return 1; }
+  cp "$(ls "$d"/x/$member | head -1)" "$dest.tmp" && mv "$dest.tmp" "$dest"
+  echo "cached $dest from $(basename "$deb")"
+  rm -rf "$d"
+}
+
+mkdir -p "$CACHE"
+t0=$(date +%s)
+KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+[ -n "$KPKG" ] || { fail setup "cannot resolve linux-image-amd64 (apt-get update?)"; finish; }
+fetch_deb_file "$KPKG" './boot/vmlinuz-*' "$CACHE/vmlinuz-$KPKG" || { fail setup "kernel $KPKG"; finish; }
+fetch_deb_file busybox-static './bin/busybox' "$CACHE/busybox-static" || { fail setup "busybox-static"; finish; }
+chmod +x "$CACHE/busybox-static"
+echo "kernel: $KPKG ($(stat -c %s "$CACHE/vmlinuz-$KPKG") bytes), fetch/cache check $(( $(date +%s) - t0 )) s"
+
+# ---------------------------------------------------------------------------------------------
+# TFTP root: undionly.kpxe (boot.bios), boot.ipxe (boot.ipxe), vmlinuz, initrd.img
+
+ROOT=$W/tftp
+mkdir -p "$ROOT"
+cp /usr/lib/ipxe/undionly.kpxe "$ROOT/"
+cp "$CACHE/vmlinuz-$KPKG" "$ROOT/vmlinuz"
+
+# The iPXE script. ${next-server} is siaddr from pxed's reply; ${net0/ip} the address it gave.
+# Keep echo lines under 80 columns: SeaBIOS's serial console mirror drops the rest of a line.
+cat > "$ROOT/boot.ipxe" <<'EOF'
+#!ipxe
+echo PXED-E2E-IPXE script running: ip ${net0/ip} mac ${net0/mac}
+echo PXED-E2E-IPXE next-server ${next-server} filename ${filename}
+kernel tftp://${next-server}/vmlinuz console=ttyS0,115200 panic=-1 || goto failed
+initrd tftp://${next-server}/initrd.img || goto failed
+echo PXED-E2E-IPXE kernel and initrd loaded, booting
+boot || goto failed
+:failed
+echo PXED-E2E-IPXE-FAILED
+EOF
+
+# The initrd: static busybox and an /init that prints a marker and powers the VM off.
+IR=$W/initrd
+mkdir -p "$IR/bin" "$IR/dev" "$IR/proc" "$IR/sys"
+cp "$CACHE/busybox-static" "$IR/bin/busybox"
+ln -s busybox "$IR/bin/sh"
+mknod "$IR/dev/console" c 5 1 2>/dev/null
+cat > "$IR/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "PXED-E2E-INIT userspace up: kernel $(/bin/busybox uname -r), cmdline: $(/bin/busybox cat /proc/cmdline)" > /dev/console
+/bin/busybox sync
+/bin/busybox poweroff -f
+echo o > /proc/sysrq-trigger
+/bin/busybox reboot -f
+EOF
+chmod +x "$IR/init"
+(cd "$IR" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -9) > "$ROOT/initrd.img" ||
+  { fail setup "building the initrd"; finish; }
+echo "initrd.img: $(stat -c %s "$ROOT/initrd.img") bytes; vmlinuz: $(stat -c %s "$ROOT/vmlinuz") bytes"
+
+# ---------------------------------------------------------------------------------------------
+# Namespace: bridge br0 (server address) with tap0 enslaved; QEMU opens tap0 from inside.
+
+ip netns add "$NS" || { fail setup "ip netns add $NS"; finish; }
+ip -n "$NS" link set lo up
+ip -n "$NS" link add br0 type bridge forward_delay 0 stp_state 0 &&
+  ip -n "$NS" addr add $SRV/24 dev br0 &&
+  ip -n "$NS" tuntap add dev tap0 mode tap &&
+  ip -n "$NS" link set tap0 master br0 &&
+  ip -n "$NS" link set tap0 up &&
+  ip -n "$NS" link set br0 up || { fail setup "bridge/tap in $NS"; finish; }
+
+# ---------------------------------------------------------------------------------------------
+# pxed
+
+CFG=$W/pxed.yaml
+LEASES=$W/leases
+LOG=$W/pxed.log
+write_config() { # RFC1350(true|false)
+  cat > "$CFG" <<EOF
+log-level: debug
+lease-file: $LEASES
+tftp:
+  root: $ROOT
+  port: 69
+  rfc1350: $1
+interfaces:
+  br0:
+    address: $SRV
+    tftp: true
+    bootp: false
+    dhcp:
+      subnet: 10.98.0.0/24
+      range: 10.98.0.100-10.98.0.150
+      router: $SRV
+      lease-time: 600
+      pxe-only: false
+boot:
+  bios: undionly.kpxe
+  ipxe: boot.ipxe
+  default: undionly.kpxe
+hosts:
+  - mac: $MAC
+    ip: $VMIP
+    hostname: e2e-vm
+EOF
+}
+
+start_pxed() { # LOGFILE
+  ip netns exec "$NS" "$PXED" -c "$CFG" > "$1" 2>&1 &
+  PXPID=$!
+  for _ in $(seq 100); do
+    grep -q "pxed started" "$1" 2>/dev/null && return 0
+    kill -0 "$PXPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "pxed did not start:"; tail -5 "$1"
+  return 1
+}
+stop_pxed() { kill_pid "$PXPID"; PXPID=; }
+
+# ---------------------------------------------------------------------------------------------
+# One boot
+
+# boot_vm NAME STOP-REGEX: boots the VM (serial log $W/NAME.serial) until QEMU exits by itself,
+# STOP-REGEX shows up in the serial log (then QEMU is stopped), a failure shows up, or
+# BOOT_SECONDS pass. Sets BOOT_TIME, T_IPXE, T_LINUX, T_INIT (seconds after QEMU started, or "-").
+boot_vm() {
+  local name=$1 stop=$2 serial=$W/$1.serial start now el
+  : > "$serial"
+  rm -f "$W/qemu.pid"
+  ip netns exec "$NS" timeout "$BOOT_SECONDS" qemu-system-x86_64 -machine pc,accel=tcg -m 256 \
+    -nographic -no-reboot \
+    -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+    -device e1000,netdev=n0,mac=$MAC \
+    -boot n -serial "file:$serial" -monitor none -display none -pidfile "$W/qemu.pid" \
+    < /dev/null > "$W/$name.qemu.out" 2>&1 &
+  QPID=$!
+  start=$(date +%s.%N)
+  T_IPXE=-; T_LINUX=-; T_INIT=-; BOOT_END=running
+  while :; do
+    now=$(date +%s.%N); el=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
+    [ "$T_IPXE" = - ] && grep -q "$IPXE_MARK script running" "$serial" && T_IPXE=$el
+    [ "$T_LINUX" = - ] && grep -q "Linux version" "$serial" && T_LINUX=$el
+    [ "$T_INIT" = - ] && grep -q "$INIT_MARK" "$serial" && T_INIT=$el
+    if ! kill -0 "$QPID" 2>/dev/null; then
+      wait "$QPID"; BOOT_END="qemu exited (status $?)"; QPID=; break
+    fi
+    if [ -n "$stop" ] && grep -Eq "$stop" "$serial"; then BOOT_END="stopped at /$stop/"; break; fi
+    if grep -Eq "$IPXE_MARK-FAILED|No bootable device|Kernel panic" "$serial"; then
+      BOOT_END="failure on the serial log"; break
+    fi
+    sleep 0.5
+  done
+  stop_qemu
+  BOOT_TIME=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  echo "boot $name: $BOOT_END after $BOOT_TIME s (iPXE script at $T_IPXE s, 'Linux version' at $T_LINUX s, init marker at $T_INIT s)"
+}
+
+# Log checks. pxed log lines: "ack client=MAC ip=IP" (DHCP), "RRQ \"FILE\" client=... bytes=N ...
+# blksize=B windowsize=W ... outcome=..." (TFTP).
+mac_re=$(echo "$MAC" | sed 's/:/[:-]/g')
+log_has() { grep -Eq -- "$2" "$1"; }
+rrq_line() { grep -E "RRQ \"$2\"" "$1" | tail -1; }
+rrq_ok() { # LOG FILE: a completed RRQ of FILE with the whole file's bytes
+  local l size
+  l=$(rrq_line "$1" "$2"); size=$(stat -c %s "$ROOT/$2")
+  [ -n "$l" ] && echo "$l" | grep -q "bytes=$size " && echo "$l" | grep -Eq "outcome=(ok|complete|done)"
+}
+lease_shows() { "$PXED" leases -c "$CFG" 2>&1 | grep -i "$MAC" | grep -q "$VMIP"; }
+
+check_boot() { # NAME LOG FULL(yes|no)
+  local name=$1 log=$2 full=$3 serial=$W/$1.serial
+  check "$name: DHCP offer and ack for $MAC with $VMIP" "$(grep -Ei "$mac_re" "$log" | grep -Ei 'offer|ack' | tail -2 | tr '\n' ' ')" \
+    eval 'log_has "$log" "offer.*$mac_re.*$VMIP|offer.*$VMIP.*$mac_re" && log_has "$log" "ack.*($mac_re.*$VMIP|$VMIP.*$mac_re)"'
+  check "$name: iPXE ran boot.ipxe (echo markers on serial): ip $VMIP, file boot.ipxe" "$(grep "$IPXE_MARK" "$serial" | head -2 | tr -d "\r" | tr "\n" "|")" \
+    eval 'grep -q "$IPXE_MARK script running: ip $VMIP mac $MAC" "$serial" &&
+          grep -q "$IPXE_MARK next-server $SRV filename boot.ipxe" "$serial"'
+  check "$name: pxed served boot.ipxe over TFTP" "$(rrq_line "$log" boot.ipxe)" rrq_ok "$log" boot.ipxe
+  check "$name: pxed served vmlinuz over TFTP" "$(rrq_line "$log" vmlinuz)" rrq_ok "$log" vmlinuz
+  check "$name: pxed served initrd.img over TFTP" "$(rrq_line "$log" initrd.img)" rrq_ok "$log" initrd.img
+  check "$name: kernel printed 'Linux version' on ttyS0" "not in the serial log" grep -q "Linux version" "$serial"
+  if [ "$full" = yes ]; then
+    check "$name: initrd's /init ran (marker on serial)" "not in the serial log" grep -q "$INIT_MARK userspace up" "$serial"
+    check "$name: the VM powered itself off" "$BOOT_END" [ "${BOOT_END#qemu exited (status 0)}" != "$BOOT_END" ]
+  fi
+  check "$name: pxed leases shows $MAC with $VMIP" "$("$PXED" leases -c "$CFG" 2>&1 | tail -3 | tr '\n' '|')" lease_shows
+}
+
+TIMES=()
+
+# ---------------------------------------------------------------------------------------------
+# Boot 1: default TFTP options, all the way to /init and power-off.
+
+write_config false
+check "pxed check accepts the e2e config" "$("$PXED" check -c "$CFG" 2>&1 | tail -2)" "$PXED" check -c "$CFG" > /dev/null 2>&1
+start_pxed "$W/pxed-1.log" || { fail boot1 "pxed did not start"; finish; }
+boot_vm boot1 ""
+TIMES+=("boot 1 (negotiated options, to power-off): $BOOT_TIME s")
+check_boot boot1 "$W/pxed-1.log" yes
+check "boot1: TFTP used negotiated options (kernel at blksize > 512)" "$(rrq_line "$W/pxed-1.log" vmlinuz)" \
+  eval 'rrq_line "$W/pxed-1.log" vmlinuz | grep -Eq "blksize=(1[0-9]{3}|[6-9][0-9]{2})"'
+check "boot1: DHCP request carried user class iPXE -> boot.ipxe (no undionly.kpxe fetched)" \
+  "$(rrq_line "$W/pxed-1.log" undionly.kpxe)" eval '! grep -q "RRQ \"undionly.kpxe\"" "$W/pxed-1.log"'
+stop_pxed
+
+# ---------------------------------------------------------------------------------------------
+# Boot 2: pxed restarted on the same lease file; the same VM boots again.
+
+lease_before=$("$PXED" leases -c "$CFG" 2>&1 | grep -i "$MAC")
+start_pxed "$W/pxed-2.log" || { fail boot2 "pxed did not start"; finish; }
+check "boot2: the lease survived the restart (pxed leases, before booting)" "$lease_before" \
+  eval 'echo "$lease_before" | grep -q "$VMIP"'
+boot_vm boot2 "Linux version"
+TIMES+=("boot 2 (same MAC after a pxed restart, to 'Linux version'): $BOOT_TIME s")
+check_boot boot2 "$W/pxed-2.log" no
+check "boot2: one lease row for $MAC" "$("$PXED" leases -c "$CFG" 2>&1 | grep -ci "$MAC") rows" \
+  eval '[ "$("$PXED" leases -c "$CFG" 2>&1 | grep -ci "$MAC")" -eq 1 ]'
+stop_pxed
+
+# ---------------------------------------------------------------------------------------------
+# Boot 3: tftp.rfc1350: true (no TFTP options); stops at "Linux version".
+
+write_config true
+start_pxed "$W/pxed-3.log" || { fail boot3 "pxed did not start"; finish; }
+check "boot3: pxed says TFTP is RFC 1350 only" "$(grep -m1 'tftp br0' "$W/pxed-3.log")" \
+  grep -q "RFC 1350 only" "$W/pxed-3.log"
+boot_vm boot3 "Linux version"
+TIMES+=("boot 3 (tftp.rfc1350: true, to 'Linux version'): $BOOT_TIME s")
+check_boot boot3 "$W/pxed-3.log" no
+check "boot3: every transfer ran at blksize=512 windowsize=1" "$(grep 'RRQ' "$W/pxed-3.log" | grep -v 'blksize=512 windowsize=1' | head -1)" \
+  eval 'grep -q "RRQ" "$W/pxed-3.log" && ! grep "RRQ" "$W/pxed-3.log" | grep -vq "blksize=512 windowsize=1"'
+stop_pxed
+
+# ---------------------------------------------------------------------------------------------
+# Evidence: boot 1's serial lines and pxed lines.
+
+echo "--- times"
+printf '%s\n' "${TIMES[@]}"
+echo "--- boot 1: serial log (iPXE and kernel lines)"
+grep -aE "iPXE|$IPXE_MARK|$INIT_MARK|Linux version|Command line|tftp://|ok$|Unpacking initramfs|Run /init|reboot: Power" "$W/boot1.serial" |
+  tr -d '\r' | cut -c1-200 | head -30
+echo "--- boot 1: pxed log (DHCP and TFTP)"
+grep -E "pxed started|DHCP listening|tftp br0|offer|ack|RRQ" "$W/pxed-1.log" | cut -c1-300 | head -30
+echo "--- boot 3 (rfc1350): pxed TFTP lines"
+grep -E "RRQ" "$W/pxed-3.log" | cut -c1-300
+echo "--- pxed leases"
+"$PXED" leases -c "$CFG" 2>&1
+finish
