@@ -10,6 +10,7 @@ PACKAGES=(
   iproute2 procps psmisc python3 bridge-utils
   qemu-system-x86 ipxe-qemu ipxe       # a real PXE ROM for the end-to-end boot
   dpkg-dev lintian systemd fakeroot    # packaging checks
+  tcpdump                              # e2e-pxe-boot.sh: the ROM's DHCP packets
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -15,26 +15,31 @@
 #   2. pxed restarted on the same lease file: the same VM boots again and gets the same address
 #   3. tftp.rfc1350: true (no TFTP options at all: blksize=512 windowsize=1); stops once the
 #      kernel prints "Linux version" (to keep CI time down)
+# Boot 1 is also captured with tcpdump (DHCP and TFTP requests only) and decoded: the ROM's
+# DISCOVER/REQUEST carry user class "iPXE" (raw, option 77) and option 175, pxed's OFFER/ACK name
+# boot.ipxe. boot.bios and boot.default are undionly.kpxe, so a misclassified ROM would show.
+# An IPv6 router advertisement is sent on br0 during the boots (see ra.py below): it only cuts
+# iPXE's 15 s IPv6 autoconfiguration wait (E2E_RA=0 to see the boots without it).
 # Checks: one PASS/FAIL line each, then "N passed, M failed"; exit 1 if any failed. At the end the
-# serial log lines and pxed log lines of boot 1 are printed as evidence.
+# boot times, boot 1's serial log lines, pxed log lines and DHCP packets are printed as evidence.
 #
 # Network rule: everything happens in namespace pxd-e2e-PID (bridge br0 10.98.0.1/24 + tap0);
 # nothing touches the host's interfaces. Cleanup (QEMU, pxed, namespace with its bridge and tap,
-# temp dir) runs on any exit; a watchdog bounds the whole script (E2E_MAX_SECONDS, default 420).
+# temp dir) runs on any exit; a watchdog bounds the whole script (E2E_MAX_SECONDS, default 480).
 #
 # The kernel (linux-image-amd64's dependency) and busybox-static are fetched once with
 # `apt-get download` into $E2E_CACHE (default /var/cache/pxed-e2e) and only their needed files
 # are kept there (vmlinuz, busybox); nothing is installed and nothing is added to the repository.
 #
 # Environment: BIN (pxed binary directory, default $REPO/.build/debug), REPO (repository root),
-# E2E_CACHE, E2E_MAX_SECONDS, E2E_BOOT_SECONDS (per boot, default 150), KEEP=1 keeps the temp dir.
+# E2E_CACHE, E2E_MAX_SECONDS, E2E_BOOT_SECONDS (per boot, default 180), KEEP=1 keeps the temp dir.
 set -u
 REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${BIN:-$REPO/.build/debug}
 PXED=$BIN/pxed
 CACHE=${E2E_CACHE:-/var/cache/pxed-e2e}
-MAX_SECONDS=${E2E_MAX_SECONDS:-420}
-BOOT_SECONDS=${E2E_BOOT_SECONDS:-150}
+MAX_SECONDS=${E2E_MAX_SECONDS:-480}
+BOOT_SECONDS=${E2E_BOOT_SECONDS:-180}
 
 NS=pxd-e2e-$$
 SRV=10.98.0.1
@@ -53,6 +58,8 @@ check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "
 W=$(mktemp -d /tmp/pxed-e2e.XXXXXX)
 PXPID=
 QPID=
+DUMPPID=
+RAPID=
 WATCHDOG=
 
 kill_pid() { # PID: TERM, up to 3 s, then KILL; only PIDs this script started
@@ -76,6 +83,8 @@ stop_qemu() {
 cleanup() {
   stop_qemu
   kill_pid "$PXPID"
+  kill_pid "$DUMPPID"
+  kill_pid "$RAPID"
   [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
   ip netns del "$NS" 2>/dev/null     # takes br0 and tap0 with it
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
@@ -91,7 +100,7 @@ WATCHDOG=$!
 # Prerequisites
 
 [ "$(id -u)" -eq 0 ] || { fail setup "needs root (network namespaces, tap)"; finish; }
-for tool in qemu-system-x86_64 ip timeout apt-get apt-cache dpkg-deb busybox gzip; do
+for tool in qemu-system-x86_64 ip timeout apt-get apt-cache dpkg-deb busybox gzip tcpdump python3; do
   command -v "$tool" >/dev/null || { fail setup "$tool not installed (scripts/install-deps.sh)"; finish; }
 done
 [ -x "$PXED" ] || { fail setup "$PXED not built"; finish; }
@@ -121,9 +130,17 @@ fetch_deb_file() {
 
 mkdir -p "$CACHE"
 t0=$(date +%s)
-KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-[ -n "$KPKG" ] || { fail setup "cannot resolve linux-image-amd64 (apt-get update?)"; finish; }
+kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+KPKG=$(kpkg)
+[ -n "$KPKG" ] || { timeout 120 apt-get update -qq >/dev/null 2>&1; KPKG=$(kpkg); }
+if [ -z "$KPKG" ]; then   # no package lists (offline?): the newest cached kernel will do
+  KPKG=$(ls "$CACHE"/vmlinuz-linux-image-* 2>/dev/null | sort -V | tail -1 | sed 's|.*/vmlinuz-||')
+fi
+[ -n "$KPKG" ] || { fail setup "cannot resolve linux-image-amd64 and no cached kernel"; finish; }
 fetch_deb_file "$KPKG" './boot/vmlinuz-*' "$CACHE/vmlinuz-$KPKG" || { fail setup "kernel $KPKG"; finish; }
+for old in "$CACHE"/vmlinuz-linux-image-*; do   # keep only the current kernel in the cache
+  [ "$old" = "$CACHE/vmlinuz-$KPKG" ] || rm -f "$old"
+done
 fetch_deb_file busybox-static './bin/busybox' "$CACHE/busybox-static" || { fail setup "busybox-static"; finish; }
 chmod +x "$CACHE/busybox-static"
 echo "kernel: $KPKG ($(stat -c %s "$CACHE/vmlinuz-$KPKG") bytes), fetch/cache check $(( $(date +%s) - t0 )) s"
@@ -171,6 +188,61 @@ chmod +x "$IR/init"
   { fail setup "building the initrd"; finish; }
 echo "initrd.img: $(stat -c %s "$ROOT/initrd.img") bytes; vmlinuz: $(stat -c %s "$ROOT/vmlinuz") bytes"
 
+# Helpers. dhcpopts.py PCAP: one line per DHCP packet (who, type, the options that matter here).
+cat > "$W/dhcpopts.py" <<'EOF'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+order = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+link = struct.unpack(order + "I", data[20:24])[0]
+pos, t0 = 24, None
+names = {1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 5: "ACK", 6: "NAK"}
+while pos + 16 <= len(data):
+    sec, usec, caplen, _ = struct.unpack(order + "IIII", data[pos:pos + 16])
+    pkt = data[pos + 16:pos + 16 + caplen]; pos += 16 + caplen
+    t = sec + usec / 1e6; t0 = t if t0 is None else t0
+    off = 14 if link == 1 else 16                      # Ethernet or Linux cooked capture
+    ip = pkt[off:]
+    if len(ip) < 20 or ip[9] != 17: continue
+    udp = ip[(ip[0] & 15) * 4:]
+    sport, dport = struct.unpack("!HH", udp[:4])
+    if {sport, dport} != {67, 68}: continue
+    b = udp[8:]
+    if len(b) < 240 or b[236:240] != b"\x63\x82\x53\x63": continue
+    opts, i = {}, 240
+    while i + 1 < len(b) and b[i] != 255:
+        if b[i] == 0: i += 1; continue
+        opts[b[i]] = b[i + 2:i + 2 + b[i + 1]]; i += 2 + b[i + 1]
+    kind = names.get(opts.get(53, b"\0")[0], "?")
+    if b[0] == 1:
+        print("client +%.3fs %s opt60=%s opt77=%s opt93=%s opt175=%s" % (t - t0, kind,
+              opts.get(60, b"-").decode(errors="replace"), opts.get(77, b"-").decode(errors="replace"),
+              int.from_bytes(opts[93], "big") if 93 in opts else "-",
+              "%d-bytes" % len(opts[175]) if 175 in opts else "-"))
+    else:
+        print("server +%.3fs %s yiaddr=%s file=%s siaddr=%s opt60=%s" % (t - t0, kind,
+              ".".join(map(str, b[16:20])), b[108:236].rstrip(b"\0").decode(errors="replace"),
+              ".".join(map(str, b[20:24])), opts.get(60, b"-").decode(errors="replace")))
+EOF
+# ra.py IFACE SECONDS: an IPv6 router advertisement (no prefix, no M/O flags, lifetime 0) to
+# ff02::1 every 0.5 s. Without one, iPXE waits about 15 s for IPv6 autoconfiguration to time out
+# before it runs the boot file (seen on tcpdump: router solicitations, then the RRQ); with it the
+# ROM goes on as soon as DHCP is done. IPv4 and pxed are unaffected. E2E_RA=0 turns it off.
+cat > "$W/ra.py" <<'EOF'
+import socket, struct, sys, time
+ifname, secs = sys.argv[1], float(sys.argv[2])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 0, 0, 0)
+end = time.time() + secs
+while time.time() < end:
+    try:
+        s.sendto(ra, ("ff02::1", 0, 0, socket.if_nametoindex(ifname)))
+    except OSError:
+        pass                       # br0's link-local address may still be tentative
+    time.sleep(0.5)
+EOF
+
 # ---------------------------------------------------------------------------------------------
 # Namespace: bridge br0 (server address) with tap0 enslaved; QEMU opens tap0 from inside.
 
@@ -182,13 +254,16 @@ ip -n "$NS" link add br0 type bridge forward_delay 0 stp_state 0 &&
   ip -n "$NS" link set tap0 master br0 &&
   ip -n "$NS" link set tap0 up &&
   ip -n "$NS" link set br0 up || { fail setup "bridge/tap in $NS"; finish; }
+if [ "${E2E_RA:-1}" != 0 ]; then
+  ip netns exec "$NS" python3 "$W/ra.py" br0 "$MAX_SECONDS" > "$W/ra.out" 2>&1 &
+  RAPID=$!
+fi
 
 # ---------------------------------------------------------------------------------------------
 # pxed
 
 CFG=$W/pxed.yaml
 LEASES=$W/leases
-LOG=$W/pxed.log
 write_config() { # RFC1350(true|false)
   cat > "$CFG" <<EOF
 log-level: debug
@@ -308,13 +383,27 @@ TIMES=()
 write_config false
 check "pxed check accepts the e2e config" "$("$PXED" check -c "$CFG" 2>&1 | tail -2)" "$PXED" check -c "$CFG" > /dev/null 2>&1
 start_pxed "$W/pxed-1.log" || { fail boot1 "pxed did not start"; finish; }
+# The DHCP packets and TFTP requests of boot 1 (transfers run on other ports, so this stays small).
+ip netns exec "$NS" timeout "$BOOT_SECONDS" tcpdump -i br0 -n -U -s 1500 -w "$W/boot1.pcap" \
+  'udp port 67 or udp port 68 or udp port 69' > "$W/tcpdump.out" 2>&1 &
+DUMPPID=$!
+for _ in $(seq 50); do grep -q "listening on" "$W/tcpdump.out" && break; sleep 0.1; done
 boot_vm boot1 ""
+kill_pid "$DUMPPID"; DUMPPID=
 TIMES+=("boot 1 (negotiated options, to power-off): $BOOT_TIME s")
 check_boot boot1 "$W/pxed-1.log" yes
 check "boot1: TFTP used negotiated options (kernel at blksize > 512)" "$(rrq_line "$W/pxed-1.log" vmlinuz)" \
   eval 'rrq_line "$W/pxed-1.log" vmlinuz | grep -Eq "blksize=(1[0-9]{3}|[6-9][0-9]{2})"'
-check "boot1: DHCP request carried user class iPXE -> boot.ipxe (no undionly.kpxe fetched)" \
+check "boot1: iPXE was told boot.ipxe, never undionly.kpxe (boot.bios/default)" \
   "$(rrq_line "$W/pxed-1.log" undionly.kpxe)" eval '! grep -q "RRQ \"undionly.kpxe\"" "$W/pxed-1.log"'
+python3 "$W/dhcpopts.py" "$W/boot1.pcap" > "$W/boot1.dhcp.txt" 2>&1
+check "boot1: every DHCP packet from the ROM carried user class iPXE (77) and option 175" \
+  "$(tr '\n' '|' < "$W/boot1.dhcp.txt")" \
+  eval 'grep -q "^client" "$W/boot1.dhcp.txt" && ! grep "^client" "$W/boot1.dhcp.txt" | grep -v "opt77=iPXE" | grep -q . &&
+        ! grep "^client" "$W/boot1.dhcp.txt" | grep -v "opt175=" | grep -q .'
+check "boot1: pxed's replies named file boot.ipxe, siaddr $SRV" "$(grep '^server' "$W/boot1.dhcp.txt" | tr '\n' '|')" \
+  eval 'grep "^server" "$W/boot1.dhcp.txt" | grep -q "file=boot.ipxe siaddr=$SRV" &&
+        ! grep "^server" "$W/boot1.dhcp.txt" | grep -vq "file=boot.ipxe siaddr=$SRV"'
 stop_pxed
 
 # ---------------------------------------------------------------------------------------------
@@ -352,9 +441,13 @@ echo "--- times"
 printf '%s\n' "${TIMES[@]}"
 echo "--- boot 1: serial log (iPXE and kernel lines)"
 grep -aE "iPXE|$IPXE_MARK|$INIT_MARK|Linux version|Command line|tftp://|ok$|Unpacking initramfs|Run /init|reboot: Power" "$W/boot1.serial" |
-  tr -d '\r' | cut -c1-200 | head -30
+  sed -E 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\r//g; s/ {4,}/ /g' | cut -c1-200 | head -30
 echo "--- boot 1: pxed log (DHCP and TFTP)"
 grep -E "pxed started|DHCP listening|tftp br0|offer|ack|RRQ" "$W/pxed-1.log" | cut -c1-300 | head -30
+echo "--- boot 1: DHCP and TFTP requests on br0 (tcpdump, seconds since the first packet)"
+tcpdump -r "$W/boot1.pcap" -n -ttttt 2>/dev/null | sed -E 's/^ *00:00://' | cut -c1-160 | head -20
+echo "--- boot 1: DHCP options (decoded from the capture)"
+cut -c1-200 "$W/boot1.dhcp.txt"
 echo "--- boot 3 (rfc1350): pxed TFTP lines"
 grep -E "RRQ" "$W/pxed-3.log" | cut -c1-300
 echo "--- pxed leases"
