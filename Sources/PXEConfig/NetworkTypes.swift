@@ -88,25 +88,26 @@ public struct IPv4Network: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(network)/\(prefixLength)" }
 }
 
-/// A 48-bit Ethernet hardware address.
+/// A 48-bit Ethernet hardware address, held in an integer so hashing and comparing it (lease
+/// tables, reservations) costs no allocation.
 public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public var bytes: [UInt8]
+    private var raw: UInt64
 
     public init?(bytes: some Collection<UInt8>) {
         guard bytes.count == 6 else { return nil }
-        self.bytes = Array(bytes)
+        var v: UInt64 = 0
+        for b in bytes { v = v << 8 | UInt64(b) }
+        raw = v
     }
 
     /// Accepts `52:54:00:00:00:01` and `52-54-00-00-00-01`, any case: exactly two hex digits per part.
     public init?(_ text: some StringProtocol) {
-        var out: [UInt8] = []
-        out.reserveCapacity(6)
-        var current: UInt8 = 0, digits = 0
+        var v: UInt64 = 0, parts = 0, digits = 0
         for b in text.utf8 {
             if b == UInt8(ascii: ":") || b == UInt8(ascii: "-") {
-                guard digits == 2, out.count < 5 else { return nil }
-                out.append(current)
-                current = 0; digits = 0
+                guard digits == 2, parts < 5 else { return nil }
+                parts += 1
+                digits = 0
                 continue
             }
             let nibble: UInt8
@@ -117,20 +118,26 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
             default: return nil
             }
             guard digits < 2 else { return nil }
-            current = current << 4 | nibble
+            v = v << 4 | UInt64(nibble)
             digits += 1
         }
-        guard digits == 2, out.count == 5 else { return nil }
-        out.append(current)
-        bytes = out
+        guard digits == 2, parts == 5 else { return nil }
+        raw = v
     }
+
+    public var bytes: [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: raw >> (40 - 8 * UInt64($0))) } }
 
     public var description: String {
-        bytes.map { b in
-            let s = String(b, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined(separator: ":")
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(17)
+        for i in 0..<6 {
+            let b = Int(truncatingIfNeeded: raw >> (40 - 8 * UInt64(i))) & 0xFF
+            if i > 0 { out.append(UInt8(ascii: ":")) }
+            out.append(hex[b >> 4]); out.append(hex[b & 15])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
-    public static func < (l: MACAddress, r: MACAddress) -> Bool { l.bytes.lexicographicallyPrecedes(r.bytes) }
+    public static func < (l: MACAddress, r: MACAddress) -> Bool { l.raw < r.raw }
 }

@@ -161,6 +161,8 @@ extension ConfigLoader {
     private mutating func checkHosts() {
         var byMAC: [MACAddress: HostSource] = [:]
         var byIP: [IPv4Address: HostSource] = [:]
+        byMAC.reserveCapacity(hosts.count)
+        byIP.reserveCapacity(hosts.count)
         for h in hosts {
             if let other = byMAC[h.host.mac] {
                 fail(h.macMark, "\(h.path).mac", "duplicate MAC \(h.host.mac) (already used by the host at line \(other.mark.line))")
