@@ -11,6 +11,7 @@ PACKAGES=(
   qemu-system-x86 ipxe-qemu ipxe       # a real PXE ROM for the end-to-end boot
   dpkg-dev lintian systemd fakeroot    # packaging checks
   tcpdump                              # e2e-pxe-boot.sh: the ROM's DHCP packets
+  man-db                               # package.sh: the man pages render
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
