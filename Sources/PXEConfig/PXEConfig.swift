@@ -29,6 +29,7 @@ public enum PXEConfig {
     /// `fileKind` answers "is this a directory?" for TFTP roots; tests replace it.
     static func parse(text: String, filename: String,
                       fileKind: (String) -> FileSystem.Kind) throws(ConfigErrors) -> PXEConfiguration {
+        if let problem = unusualLineBreak(in: text, filename: filename) { throw ConfigErrors(errors: [problem]) }
         let (root, yamlErrors) = YAMLParser.parseCollecting(text: text, filename: filename)
         var loader = ConfigLoader(file: filename, baseDirectory: baseDirectory(for: filename))
         loader.errors = yamlErrors
@@ -40,6 +41,30 @@ public enum PXEConfig {
         var config = loader.config
         config.source = filename
         return config
+    }
+
+    /// YAML 1.1 also breaks lines at a lone CR, NEL, LS and PS, so libyaml's line numbers would
+    /// not match what an editor shows. Refuse such files with a position an editor agrees with
+    /// (found by a fuzzer). CR LF (DOS line ends) is fine.
+    static func unusualLineBreak(in text: String, filename: String) -> ConfigError? {
+        var line = 1, column = 1
+        let scalars = Array(text.unicodeScalars)
+        for (i, c) in scalars.enumerated() {
+            switch c.value {
+            case 0x0A:
+                line += 1; column = 1; continue
+            case 0x0D where i + 1 < scalars.count && scalars[i + 1].value == 0x0A:
+                break
+            case 0x0D, 0x85, 0x2028, 0x2029:
+                let name = c.value == 0x0D ? "carriage return without a line feed" : "Unicode line separator U+\(String(c.value, radix: 16, uppercase: true))"
+                return ConfigError(file: filename, line: line, column: column, path: "",
+                                   message: "\(name): save the file with Unix (LF) or DOS (CR LF) line ends")
+            default:
+                break
+            }
+            column += 1
+        }
+        return nil
     }
 
     /// Absolute directory of `filename`, so resolved paths survive a later change of directory.

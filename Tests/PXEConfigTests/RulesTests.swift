@@ -19,3 +19,21 @@ import Testing
                       ("52:54:00:ab:cd:0g", false), ("525400abcd01", false)])
     func mac(_ text: String, _ valid: Bool) { #expect((MACAddress(text) != nil) == valid) }
 }
+
+/// Regression tests for inputs the fuzzer found.
+@Suite struct FuzzRegressionTests {
+    @Test func loneCarriageReturnsAreRefusedWithAnEditorPosition() {
+        // libyaml counts a lone CR as a line break; line numbers would then point past the file.
+        let text = "# a\r\r\rcomment\nlog-level: info\n"
+        #expect(throws: ConfigErrors(errors: [ConfigError(file: "f.yaml", line: 1, column: 4, path: "",
+            message: "carriage return without a line feed: save the file with Unix (LF) or DOS (CR LF) line ends")])) {
+            try PXEConfig.parse(text: text, filename: "f.yaml")
+        }
+        #expect(throws: ConfigErrors.self) { try PXEConfig.parse(text: "a: 1\u{2028}b: 2\n", filename: "f.yaml") }
+    }
+
+    @Test func dosLineEndsAreFine() throws {
+        let c = try PXEConfig.parse(text: "log-level: debug\r\nlease-file: /tmp/x\r\n", filename: "/tmp/f.yaml")
+        #expect(c.logLevel == .debug)
+    }
+}
