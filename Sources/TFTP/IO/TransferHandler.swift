@@ -25,6 +25,7 @@ final class TransferHandler: ChannelInboundHandler {
     private var done = false
     /// After a successful upload: the final ACK to repeat if the client resends its last block.
     private var dallyAck: TFTPPacket?
+    private var writeErrorLogged = false
 
     init(shared: TFTPServer.Shared, peer: SocketAddress, request: TFTPRequest, isRead: Bool,
          transfer: PreparedTransfer, gso: Bool) {
@@ -109,21 +110,39 @@ final class TransferHandler: ChannelInboundHandler {
         guard !packets.isEmpty else { return }
         let allocator = context.channel.allocator
         if gso && packets.count > 1 {
-            // One sendmsg per up to 64 equal-sized DATA datagrams (UDP GSO); only the last may be short.
+            // One sendmsg per run of equal-sized DATA datagrams (UDP GSO); only the last may be short.
+            // The kernel takes at most 64 segments and 65,507 bytes per send (EMSGSIZE beyond).
+            let perSend = max(1, min(64, 65_507 / max(transfer.gsoSegment, 1)))
             var i = 0
             while i < packets.count {
-                let end = min(i + 64, packets.count)
+                let end = min(i + perSend, packets.count)
                 var buf = allocator.buffer(capacity: (end - i) * (transfer.gsoSegment))
                 for p in packets[i..<end] { p.encode(into: &buf) }
-                context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: buf)), promise: nil)
+                context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: buf)), promise: writePromise(context))
                 i = end
             }
         } else {
             for p in packets {
-                context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: p.encoded(allocator: allocator))), promise: nil)
+                context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: p.encoded(allocator: allocator))),
+                              promise: writePromise(context))
             }
         }
         context.flush()
+    }
+
+    /// A failed send is logged once per transfer (the retransmit timer still decides the outcome),
+    /// so a datagram the kernel refuses never fails silently.
+    private func writePromise(_ context: ChannelHandlerContext) -> EventLoopPromise<Void>? {
+        guard !writeErrorLogged else { return nil }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        promise.futureResult.whenFailure { error in
+            let handler = bound.value
+            guard !handler.writeErrorLogged else { return }
+            handler.writeErrorLogged = true
+            handler.shared.logger.warning("send to \(handler.peer) failed: \(error)")
+        }
+        return promise
     }
 
     private func armTimer(context: ChannelHandlerContext) {
