@@ -9,6 +9,7 @@
 #   stop PID                      TERM, then KILL after 3 s, for a PID we spawned
 #   wait_udp PORT [SECONDS]       wait until something listens on 127.0.0.1:PORT/udp
 #   same_file A B                 sha256 of A equals sha256 of B (prints why not)
+#   temp_dir PREFIX               another temp dir in $TEMP_DIR, removed on exit too
 #   finish                        prints "N passed, M failed" and exits 1 if any failed
 # Everything spawned is stopped by PID on exit (normal, failure, Ctrl-C or the watchdog), and the
 # temp dir is removed (KEEP_TMP=1 keeps it for a post-mortem).
@@ -25,6 +26,7 @@ PASSED=0
 FAILED=0
 SPAWNED=
 _PIDS=()
+_DIRS=()
 _WATCHDOG=
 _NAME=
 TMP=
@@ -156,8 +158,15 @@ log_field() {
     printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
 }
 
+# temp_dir PREFIX: another private temp dir (e.g. under /dev/shm), removed on exit like $TMP.
+# The path is in $TEMP_DIR (call it directly, not in $(...), so the cleanup list keeps it).
+temp_dir() {
+    TEMP_DIR=$(mktemp -d "$1.XXXXXX") || return 1
+    _DIRS+=("$TEMP_DIR")
+}
+
 _cleanup() {
-    local rc=$? pid
+    local rc=$? pid d
     trap - EXIT INT TERM
     if [ -n "$_WATCHDOG" ]; then
         kill -TERM "$_WATCHDOG" 2>/dev/null
@@ -166,13 +175,14 @@ _cleanup() {
     for pid in "${_PIDS[@]}"; do
         stop "$pid"
     done
-    if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+    for d in "$TMP" "${_DIRS[@]}"; do
+        [ -n "$d" ] && [ -d "$d" ] || continue
         if [ "${KEEP_TMP:-0}" = 1 ]; then
-            echo "# kept $TMP" >&2
+            echo "# kept $d" >&2
         else
-            rm -rf "$TMP"
+            rm -rf "$d"
         fi
-    fi
+    done
     exit "$rc"
 }
 

@@ -25,6 +25,7 @@ import argparse
 import ipaddress
 import random
 import selectors
+import signal
 import socket
 import sys
 import time
@@ -108,7 +109,10 @@ def main():
     print(f"relay: listening on {a.listen[0]}:{listen.getsockname()[1]} -> {a.server[0]}:{a.server[1]} "
           f"drop={a.drop} seed={a.seed}", flush=True)
     deadline = time.monotonic() + a.seconds
-    while True:
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    while not stopping:
         now = time.monotonic()
         if now >= deadline:
             break

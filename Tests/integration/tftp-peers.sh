@@ -5,7 +5,7 @@
 #   ptftp   -> tftpd-hpa (in.tftpd) as a real server
 #
 # Usage: Tests/integration/tftp-peers.sh        (BIN=... to use other binaries)
-# Ports: 17001-17009 (UDP, 127.0.0.1). Prints PASS/FAIL lines and "N passed, M failed".
+# Ports: 17001-17006 and 17060-17062 (UDP, 127.0.0.1). Prints PASS/FAIL lines and "N passed, M failed".
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -16,8 +16,9 @@ P_UP=17002      # ptftpd --upload
 P_RFC=17003     # ptftpd --rfc1350
 P_HPA=17004     # in.tftpd -c
 P_OVW=17005     # ptftpd --upload --overwrite
+P_RANGE=17006   # ptftpd --port-range 17060:17062
 
-for p in $P_RO $P_UP $P_RFC $P_HPA $P_OVW; do
+for p in $P_RO $P_UP $P_RFC $P_HPA $P_OVW $P_RANGE 17060 17061 17062; do
     port_free "$p" || { fail setup "UDP port $p is already in use"; finish; }
 done
 need curl tftp busybox atftp in.tftpd python3 || finish
@@ -36,7 +37,7 @@ head -c $((33 * 1024 * 1024)) /dev/urandom >"$R/r33m.bin"   # 67584 blocks of 51
 head -c $((512 * 64)) /dev/urandom >"$R/m512.bin"          # empty final block at blksize 512
 head -c $((1468 * 64)) /dev/urandom >"$R/m1468.bin"        # ... at 1468 (and 4 full windows of 16)
 : >"$R/empty.bin"
-# Text for netascii: LF, CRLF, lone CR, a CR on a 512-byte boundary and a CR as the last byte.
+# Text for netascii: LF, CRLF, lone CR, CR CR LF, LF CR, and a lone CR as the last byte.
 python3 - "$R/text.txt" <<'EOF'
 import sys
 body = b"unix line\n" + b"dos line\r\n" + b"old mac line\r" + b"x" * 470 + b"\r" + b"\n" * 3
@@ -61,6 +62,7 @@ PID_UP=$SPAWNED
 start_ptftpd $P_RFC "$R" "$TMP/rfc.log" --rfc1350 || finish
 PID_RFC=$SPAWNED
 start_ptftpd $P_OVW "$O" "$TMP/ovw.log" --upload --overwrite || finish
+start_ptftpd $P_RANGE "$R" "$TMP/range.log" --port-range 17060:17062 || finish
 spawn "$TMP/hpa.log" in.tftpd -L -u root -c -s "$H" -a "$HOST:$P_HPA"
 PID_HPA=$SPAWNED
 wait_udp $P_HPA 10 || { fail setup "in.tftpd did not start: $(cat "$TMP/hpa.log")"; finish; }
@@ -79,6 +81,7 @@ client() {
         atftp16) atftp --option "blksize 1468" --option "windowsize 16" -g -r "$f" -l "$out" "$HOST" "$port" ;;
         ptftp) "$BIN/ptftp" "$HOST" "$port" -c get "$f" "$out" ;;
         ptftpw16) "$BIN/ptftp" -w 16 "$HOST" "$port" -c get "$f" "$out" ;;
+        # --retries 2: when a window stalls, fail in ~7 s rather than ~31 s.
         ptftpw64) "$BIN/ptftp" --retries 2 -w 64 "$HOST" "$port" -c get "$f" "$out" ;;
         ptftpr) "$BIN/ptftp" -r "$HOST" "$port" -c get "$f" "$out" ;;
         ptftp512) "$BIN/ptftp" -b 512 "$HOST" "$port" -c get "$f" "$out" ;;
@@ -187,14 +190,15 @@ check put-ptftp-empty timeout $T "$BIN/ptftp" $HOST $P_UP -c put "$L/empty.up" u
 # Second upload of an existing name without --overwrite: ERROR 6, original untouched.
 out=$(timeout $T "$BIN/ptftp" $HOST $P_UP -c put "$L/other.bin" up-ptftp.bin 2>&1)
 rc=$?
-if [ $rc -ne 0 ] && printf '%s' "$out" | grep -Eqi 'exists|error 6|code 6'; then pass put-again-refused-ptftp; else fail put-again-refused-ptftp "exit $rc: $out"; fi
+if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q 'error 6'; then pass put-again-refused-ptftp; else fail put-again-refused-ptftp "exit $rc: $out"; fi
 why=$(same_file "$L/up.bin" "$U/up-ptftp.bin") && pass put-again-original-intact || fail put-again-original-intact "$why"
 timeout $T curl -sS -T "$L/other.bin" "tftp://$HOST:$P_UP/up-curl.bin" >"$TMP/o" 2>&1
 rc=$?
-[ $rc -ne 0 ] && pass put-again-refused-curl || fail put-again-refused-curl "curl exit 0"
+# curl maps TFTP ERROR 6 to CURLE_REMOTE_FILE_EXISTS (73).
+[ $rc -eq 73 ] && pass put-again-refused-curl-error6 || fail put-again-refused-curl-error6 "curl exit $rc (want 73)"
 why=$(same_file "$L/up.bin" "$U/up-curl.bin") && pass put-again-curl-original-intact || fail put-again-curl-original-intact "$why"
 timeout $T tftp $HOST $P_UP -m binary -c put "$L/other.bin" up-hpa.bin >"$TMP/o" 2>&1
-if grep -qi 'exists' "$TMP/o"; then pass put-again-refused-hpa; else fail put-again-refused-hpa "tftp said: $(head -c 200 "$TMP/o")"; fi
+if grep -qi 'code 6' "$TMP/o"; then pass put-again-refused-hpa-error6; else fail put-again-refused-hpa "tftp said: $(head -c 200 "$TMP/o")"; fi
 why=$(same_file "$L/up.bin" "$U/up-hpa.bin") && pass put-again-hpa-original-intact || fail put-again-hpa-original-intact "$why"
 if grep -Eq 'refused WRQ "up-ptftp.bin"|WRQ "up-ptftp.bin".*(exists|outcome=failed)' "$TMP/up.log"; then pass log-put-again-refused; else fail log-put-again-refused "no refusal line for up-ptftp.bin in the server log"; fi
 # No temp files left behind by the completed and refused uploads.
@@ -295,6 +299,25 @@ check hpa-put-ptftp-r timeout $T "$BIN/ptftp" -r $HOST $P_HPA -c put "$L/other.b
 out=$(timeout $T "$BIN/ptftp" $HOST $P_HPA -c get no-such-file "$L/nsf3" 2>&1)
 rc=$?
 [ $rc -ne 0 ] && pass hpa-get-missing-fails || fail hpa-get-missing-fails "exit 0: $out"
+
+echo "# --port-range: every transfer answers from a port in the range"
+ports=$(timeout 30 python3 - "$HOST" $P_RANGE <<'EOF'
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+seen = []
+for i in range(5):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+    s.sendto(b"\0\1small.txt\0octet\0", (host, port))
+    pkt, peer = s.recvfrom(65536)
+    seen.append(peer[1])
+    s.sendto(b"\0\4" + pkt[2:4], peer)  # the file is one block: this ACK ends the transfer
+    s.close()
+print(" ".join(map(str, seen)))
+EOF
+)
+bad=$(for p in $ports; do [ "$p" -ge 17060 ] && [ "$p" -le 17062 ] || echo "$p"; done)
+[ -n "$ports" ] && [ -z "$bad" ] && pass port-range-respected || fail port-range-respected "transfer ports: ${ports:-none}"
+fetch get-r5m-port-range ptftpw16 $P_RANGE r5m.bin "$R/r5m.bin"
 
 echo "# ptftp interactive shell"
 rm -f "$L/shell.out"
