@@ -7,7 +7,8 @@ import PXEConfig
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+    // Count LF bytes: splitting the String on "\n" would treat CR LF as one Character and miss it.
+    let lines = text.utf8.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
     do {
         let config = try PXEConfig.parse(text: text, filename: "fuzz.yaml")
         for interface in config.interfaces {
