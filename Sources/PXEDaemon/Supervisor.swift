@@ -226,7 +226,10 @@ public actor Supervisor {
 
     private func ensureDHCP(_ name: String, settings: DHCPServiceConfig) async -> String? {
         if let running = dhcp[name] {
-            if running.localAddress?.port == Int(settings.port) {
+            // Same socket and same lease file: swap the configuration in place (leases and held
+            // offers kept). A new port needs a new socket; a new lease file needs an engine that
+            // persists to it and starts from its records.
+            if running.localAddress?.port == Int(settings.port) && running.leaseStore === leaseStore {
                 await running.apply(settings: settings)
                 return nil
             }

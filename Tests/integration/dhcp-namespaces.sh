@@ -5,7 +5,8 @@
 # python3.
 #
 # Checks (one PASS/FAIL line each, then "N passed, M failed"):
-#   1. busybox udhcpc: a pool address; with a reservation, the reserved address, siaddr, boot file
+#   1. busybox udhcpc: a pool address; with a reservation, the reserved address, siaddr, boot file;
+#      renew (unicast) and release
 #   2. ISC dhclient: a pool address and a reserved address (with its boot file)
 #   3. leases survive a pxed restart (SIGTERM, and SIGKILL right after the ACK): same address
 #      back, `pxed leases` lists it, another client asking for it is offered something else
@@ -13,10 +14,10 @@
 #      options 54, 60, 43 (discovery control 8), 97 echo, 66/67 when asked; >= 300 bytes
 #   5. BOOTP with and without the RFC 1048 cookie: reserved MAC answered (300 bytes), unknown not
 #   6. relay: giaddr + option 82, unicast from port 67 -> answer unicast to giaddr:67 from the
-#      relay pool, option 82 echoed; unknown giaddr ignored
-#   7. REQUEST naming another server (option 54) ignored; with our id, ACKed
+#      relay pool, option 82 echoed; unknown giaddr ignored; (also INFORM and a NAK)
+#   7. REQUEST naming another server (option 54) ignored; with our id, ACKed; DECLINE quarantines
 #   8. SIGHUP adding a reservation changes the next OFFER; a broken file is rejected and DHCP
-#      keeps answering
+#      keeps answering; a new lease-file takes the next ACK
 #   9. pxe-only: plain udhcpc gets nothing, udhcpc with a PXEClient vendor class and a listed
 #      host still get addresses
 #
@@ -154,7 +155,7 @@ stop_pxed() {
   kill -KILL "$PXPID" 2>/dev/null
   wait "$PXPID" 2>/dev/null
   PXPID=
-}
+} 2>/dev/null   # also silences bash's "Killed" job notice for the SIGKILL variant
 
 # reload_pxed: SIGHUP, then wait for "reload applied" or "reload rejected"; prints which.
 reload_pxed() {
@@ -179,7 +180,14 @@ UDHCPC_SCRIPT=$W/udhcpc-script
 cat > "$UDHCPC_SCRIPT" <<'EOF'
 #!/bin/sh
 case "$1" in
-  bound|renew) echo "ip=$ip siaddr=$siaddr boot_file=$boot_file serverid=$serverid subnet=$subnet router=$router" > "$UDHCPC_OUT" ;;
+  bound|renew)
+    echo "ip=$ip siaddr=$siaddr boot_file=$boot_file serverid=$serverid subnet=$subnet router=$router" > "$UDHCPC_OUT"
+    echo "$1 $ip" >> "$UDHCPC_OUT.events"
+    # Renewals are unicast from the leased address, so that test needs it on the interface.
+    [ "${UDHCPC_ADDR:-0}" = 1 ] && ip addr replace "$ip/$mask" dev "$interface" ;;
+  deconfig)
+    echo "deconfig" >> "$UDHCPC_OUT.events"
+    [ "${UDHCPC_ADDR:-0}" = 1 ] && ip addr flush dev "$interface" ;;
 esac
 exit 0
 EOF
@@ -225,7 +233,7 @@ expect() {
   local why
   if why=$(python3 "$EXPECT" "$out" "$@"); then pass "$name"; else fail "$name" "$(echo "$why" | paste -sd';' -)"; fi
 }
-UUID=00$(printf '%s' 4c4c4544003510528030b4c04f4d4a32)
+UUID=004c4c4544003510528030b4c04f4d4a32   # option 97: type 0 + a 16-byte GUID
 
 lease_row() { "$PXED" leases -c "$CFG" 2>/dev/null | grep -i "^$1 " ; }
 
@@ -260,6 +268,39 @@ if run_udhcpc 02:00:00:00:01:01 "$W/u2"; then
     pass "udhcpc reserved address, siaddr and boot file"
   else fail "udhcpc reserved address, siaddr and boot file" "$(cat "$W/u2")"; fi
 else fail "udhcpc reserved address, siaddr and boot file" "no lease: $(tail -3 "$W/u2.log" | paste -sd';' -)"; fi
+
+# Renew (SIGUSR1: unicast REQUEST from the leased address) and release (SIGUSR2: DHCPRELEASE).
+wait_for() {  # wait_for FILE PATTERN: up to 10 s
+  for _ in $(seq 1 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+set_mac 02:00:00:00:01:03
+rm -f "$W/rn" "$W/rn.events"
+# `ip netns exec` execs udhcpc, so $! is udhcpc itself (signalled below, killed at the end or by
+# the EXIT trap through its pid file).
+UDHCPC_OUT=$W/rn UDHCPC_ADDR=1 ip netns exec "$C" udhcpc -i "$VC" -f -t 3 -T 1 -s "$UDHCPC_SCRIPT" \
+  > "$W/rn.log" 2>&1 &
+UPID=$!
+echo "$UPID" > "$W/udhcpc.pid"
+if wait_for "$W/rn.events" "^bound"; then
+  rip=$(field ip "$W/rn")
+  kill -USR1 "$UPID"
+  if wait_for "$W/rn.events" "^renew $rip" && grep -q "sending renew to server" "$W/rn.log"; then
+    pass "udhcpc renew (unicast REQUEST from $rip) ACKed"
+  else fail "udhcpc renew" "$(tail -3 "$W/rn.log" | paste -sd';' -)"; fi
+  kill -USR2 "$UPID"
+  released=no
+  for _ in $(seq 1 50); do
+    lease_row 02:00:00:00:01:03 | grep -q " $rip .*released" && { released=yes; break; }
+    sleep 0.1
+  done
+  [ $released = yes ] && pass "udhcpc release: pxed leases shows $rip released" \
+    || fail "udhcpc release" "row: '$(lease_row 02:00:00:00:01:03)' log: $(tail -2 "$W/rn.log" | paste -sd';' -)"
+else
+  fail "udhcpc renew" "no lease: $(tail -3 "$W/rn.log" | paste -sd';' -)"
+fi
+kill "$UPID" 2>/dev/null; wait "$UPID" 2>/dev/null; rm -f "$W/udhcpc.pid"
+ip -n "$C" addr flush dev "$VC"
 
 # --- 2. ISC dhclient --------------------------------------------------------------------------
 if run_dhclient 02:00:00:00:02:02 d1; then
@@ -372,7 +413,16 @@ expect "relayed REQUEST -> ACK to giaddr:67" "$W/rr" type=ack "yiaddr=${roff:-?}
   "opt:82=$O82"
 craft "$W/rx" --mac 02:00:00:00:06:02 --giaddr 10.79.0.1 --server $SRV --timeout 2 --expect-none
 [ $? -eq 0 ] && pass "relay with giaddr in no pool ignored" || fail "relay with giaddr in no pool ignored" "$(head -c 300 "$W/rx")"
+# INFORM from a configured client: ACK unicast to ciaddr, no lease time, no yiaddr.
+craft "$W/in" --type inform --mac 02:00:00:00:06:03 --ciaddr 10.77.0.2 --prl 1,3,6 --first
+expect "INFORM -> ACK unicast to ciaddr without a lease" "$W/in" type=ack yiaddr=0.0.0.0 ip_dst=10.77.0.2 \
+  udp_dport=68 '!opt:51' opt:1=ffffff00 opt:54=0a4d0001
 ip -n "$C" addr flush dev "$VC"
+
+# INIT-REBOOT for an address on another network: NAK, broadcast (RFC 2131 4.3.2).
+craft "$W/nk" --type request --mac 02:00:00:00:06:04 --requested 10.99.0.5 --first
+expect "INIT-REBOOT for a foreign address -> broadcast NAK" "$W/nk" type=nak ip_dst=255.255.255.255 \
+  yiaddr=0.0.0.0 opt:54=0a4d0001
 
 # --- 7. REQUEST for another server ------------------------------------------------------------
 craft "$W/s1" --mac 02:00:00:00:07:01 --broadcast-flag --first
@@ -384,6 +434,12 @@ if [ -n "$sel" ]; then
     || fail "REQUEST with another server id ignored" "$(head -c 300 "$W/s2")"
   craft "$W/s3" --type request --mac 02:00:00:00:07:01 --requested "$sel" --server-id $SRV --broadcast-flag --first
   expect "same REQUEST with our server id ACKed" "$W/s3" type=ack "yiaddr=$sel"
+  # The client finds the address in use (ARP) and declines it: quarantined, offered to nobody.
+  craft "$W/s4" --type decline --mac 02:00:00:00:07:01 --requested "$sel" --server-id $SRV --timeout 1 --expect-none
+  craft "$W/s5" --mac 02:00:00:00:07:02 --requested "$sel" --broadcast-flag --first
+  if lease_row 02:00:00:00:07:01 | grep -q " $sel .*declined" && python3 "$EXPECT" "$W/s5" type=offer "yiaddr!=$sel" >/dev/null; then
+    pass "DECLINE quarantines the address"
+  else fail "DECLINE quarantines the address" "row '$(lease_row 02:00:00:00:07:01)' offer $(head -c 200 "$W/s5")"; fi
 else
   fail "REQUEST with another server id ignored" "no OFFER to start from"
 fi
@@ -412,6 +468,22 @@ expect "DHCP keeps serving the previous configuration after a rejected reload" "
 kill -0 "$PXPID" 2>/dev/null && pass "pxed still running after rejected reload" || fail "pxed still running after rejected reload" "exited"
 cp "$W/good.yaml" "$CFG"
 
+# A reload that moves the lease file: the next ACK must land in the new file.
+OLD_LEASES=$LEASES
+LEASES=$W/moved/leases
+write_config
+res=$(reload_pxed)
+craft "$W/m1" --mac 02:00:00:00:08:02 --broadcast-flag --first
+moff=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$W/m1" 2>/dev/null)
+craft "$W/m2" --type request --mac 02:00:00:00:08:02 --requested "${moff:-0.0.0.0}" --server-id $SRV --broadcast-flag --first
+if [ "$res" = applied ] && python3 "$EXPECT" "$W/m2" type=ack >/dev/null && lease_row 02:00:00:00:08:02 | grep -q " $moff " \
+   && ! grep -q " $moff active" "$OLD_LEASES"; then
+  pass "HUP moving lease-file: next ACK recorded in the new file"
+else
+  fail "HUP moving lease-file: next ACK recorded in the new file" \
+    "reload=$res ack=$(head -c 120 "$W/m2") row='$(lease_row 02:00:00:00:08:02)'"
+fi
+
 # --- 9. pxe-only ------------------------------------------------------------------------------
 PXE_ONLY=true
 write_config
@@ -419,8 +491,9 @@ res=$(reload_pxed)
 [ "$res" = applied ] && pass "HUP to pxe-only: true applied" || fail "HUP to pxe-only: true applied" "reload: $res"
 if run_udhcpc 02:00:00:00:09:01 "$W/x1"; then fail "pxe-only: plain udhcpc gets no answer" "got $(cat "$W/x1")"
 else
-  grep -q "DISCOVER\|discover" "$W/x1.log" && pass "pxe-only: plain udhcpc gets no answer" \
-    || fail "pxe-only: plain udhcpc gets no answer" "udhcpc did not run: $(tail -2 "$W/x1.log")"
+  if grep -q "discover" "$W/x1.log" && grep -q "client=02:00:00:00:09:01 reason=not a network-boot client" "$LOG"; then
+    pass "pxe-only: plain udhcpc gets no answer (logged: not a network-boot client)"
+  else fail "pxe-only: plain udhcpc gets no answer" "udhcpc: $(tail -2 "$W/x1.log" | paste -sd';' -); log: $(grep 09:01 "$LOG" | tail -1)"; fi
 fi
 if run_udhcpc 02:00:00:00:09:02 "$W/x2" -V PXEClient:Arch:00000:UNDI:002001 \
    && [[ "$(field ip "$W/x2")" =~ ^10\.77\.0\.1[0-9][0-9]$ ]]; then

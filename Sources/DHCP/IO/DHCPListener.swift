@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -13,13 +18,16 @@ public final class DHCPListener: Sendable {
     public let interface: String
     /// The bound address (useful with port 0).
     public let localAddress: SocketAddress?
+    /// The store this listener persists to (fixed for its lifetime; a new lease file needs a new listener).
+    public let leaseStore: LeaseStore?
     private let channel: any Channel
     private let statsBox: NIOLockedValueBox<DHCPStats>
 
-    private init(interface: String, channel: any Channel, stats: NIOLockedValueBox<DHCPStats>) {
+    private init(interface: String, channel: any Channel, leaseStore: LeaseStore?, stats: NIOLockedValueBox<DHCPStats>) {
         self.interface = interface
         self.channel = channel
         self.localAddress = channel.localAddress
+        self.leaseStore = leaseStore
         self.statsBox = stats
     }
 
@@ -44,7 +52,15 @@ public final class DHCPListener: Sendable {
         let bootstrap = DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_broadcast), value: 1)
+            // A burst of clients (a rack powering on, a relay flushing its queue) must not overflow
+            // the kernel queue while the loop is busy: ask for a large buffer (capped by rmem_max;
+            // SO_RCVBUFFORCE below lifts the cap when we have CAP_NET_ADMIN).
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(DHCPListener.receiveBufferBytes))
             .channelOption(.receivePacketInfo, value: true)
+            // recvmmsg: up to `vectorRead` datagrams per system call, each in a 2 KiB slice (a DHCP
+            // message larger than an Ethernet frame is not something any client sends).
+            .channelOption(.datagramVectorReadMessageCount, value: DHCPListener.vectorRead)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: DHCPListener.vectorRead * 2048))
             .channelInitializer { channel in
                 let addHandler: @Sendable () throws -> Void = {
                     let handler = DHCPChannelHandler(
@@ -52,26 +68,34 @@ public final class DHCPListener: Sendable {
                         stats: stats, serverPort: port, arp: arp, clock: clock)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
-                guard bindToDevice else { return channel.eventLoop.makeCompletedFuture(Result(catching: addHandler)) }
                 guard let provider = channel as? any SocketOptionProvider else {
-                    return channel.eventLoop.makeFailedFuture(DHCPListenerError.noSocketOptions)
+                    guard !bindToDevice else { return channel.eventLoop.makeFailedFuture(DHCPListenerError.noSocketOptions) }
+                    return channel.eventLoop.makeCompletedFuture(Result(catching: addHandler))
                 }
+                // Best effort: without CAP_NET_ADMIN this fails and SO_RCVBUF (capped) stays.
+                let force = provider.unsafeSetSocketOption(
+                    level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_RCVBUFFORCE),
+                    value: CInt(DHCPListener.receiveBufferBytes)
+                ).flatMapError { _ in channel.eventLoop.makeSucceededVoidFuture() }
+                guard bindToDevice else { return force.flatMapThrowing(addHandler) }
                 var name: (CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar,
                            CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar) =
                     (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
                 withUnsafeMutableBytes(of: &name) { raw in
                     for (i, c) in device.utf8.prefix(15).enumerated() { raw[i] = c }
                 }
-                return provider.unsafeSetSocketOption(
-                    level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_BINDTODEVICE), value: name
-                ).flatMapThrowing(addHandler)
+                let deviceName = name
+                return force.flatMap {
+                    provider.unsafeSetSocketOption(
+                        level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_BINDTODEVICE), value: deviceName)
+                }.flatMapThrowing(addHandler)
             }
         let channel = try await bootstrap.bind(host: bindAddress, port: Int(port)).get()
         logger.info("DHCP listening", metadata: [
             "interface": "\(device)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")",
             "dhcp": "\(settings.pool != nil)", "bootp": "\(settings.bootp)",
         ])
-        return DHCPListener(interface: device, channel: channel, stats: stats)
+        return DHCPListener(interface: device, channel: channel, leaseStore: leases, stats: stats)
     }
 
     /// Swaps in a new configuration generation; leases and held offers are kept.
@@ -90,12 +114,22 @@ public final class DHCPListener: Sendable {
         }.get()) ?? []
     }
 
+    /// The socket's receive buffer as the kernel reports it (twice the bytes asked for, on Linux).
+    func receiveBufferSize() async throws -> Int {
+        Int(try await channel.getOption(.socketOption(.so_rcvbuf)).get())
+    }
+
     /// Closes the socket. Replies waiting for a lease write in flight are dropped.
     public func stop() async {
         try? await channel.close().get()
     }
 
     public var stats: DHCPStats { statsBox.withLockedValue { $0 } }
+
+    /// Kernel receive buffer asked for (SO_RCVBUF/SO_RCVBUFFORCE): about 10,000 queued requests.
+    public static let receiveBufferBytes = 4 << 20
+    /// Datagrams read per recvmmsg call.
+    static let vectorRead = 16
 
     /// Wall-clock Unix seconds (CLOCK_REALTIME): lease expiries are stored as Unix time.
     @Sendable public static func unixTime() -> Double { FileIO.unixTime() }
@@ -126,6 +160,8 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     private let clock: @Sendable () -> Double
     private var pending: [Pending] = []
     private var committing = false
+    /// Replies written since the last flush.
+    private var unflushed = false
 
     init(engine: DHCPServer, store: LeaseStore?, logger: Logger, stats: NIOLockedValueBox<DHCPStats>,
          serverPort: UInt16, arp: ARPTable?, clock: @escaping @Sendable () -> Double) {
@@ -152,11 +188,11 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             return
         }
         let source = envelope.remoteAddress
-        let destination = envelope.metadata?.packetInfo?.destinationAddress.ipAddress.flatMap { IPv4Address($0) }
+        let destination = envelope.metadata?.packetInfo.flatMap { Self.ipv4($0.destinationAddress) }
         let interfaceBroadcast = engine.settings.interfaceNetwork?.broadcastAddress
         let requestContext = RequestContext(
             interface: engine.settings.interfaceName,
-            sourceAddress: source.ipAddress.flatMap { IPv4Address($0) } ?? .any,
+            sourceAddress: Self.ipv4(source) ?? .any,
             sourcePort: UInt16(clamping: source.port ?? 68),
             arrivedAsBroadcast: destination.map { $0 == .broadcast || $0 == interfaceBroadcast } ?? true)
         let outcome = engine.handle(message, context: requestContext, now: clock())
@@ -164,11 +200,23 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         log(outcome.event, message)
 
         if outcome.leaseChanges.isEmpty || store == nil {
+            // Written now, flushed once per read burst (channelReadComplete): one sendmmsg for many.
             send(outcome.replies, source: source, context: context)
         } else {
             pending.append(Pending(changes: outcome.leaseChanges, replies: outcome.replies, source: source))
             commitIfIdle(context: context)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard unflushed else { return }
+        unflushed = false
+        context.flush()
     }
 
     /// Group commit: everything queued while the previous write was in flight goes in one append.
@@ -187,6 +235,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             switch result {
             case .success:
                 for p in batch { handler.send(p.replies, source: p.source, context: context) }
+                handler.flushIfNeeded(context: context)
             case .failure(let error):
                 handler.stats.withLockedValue { $0.persistErrors += records.count }
                 handler.logger.error("lease write failed; replies not sent", metadata: [
@@ -211,7 +260,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             }
             // Off the standard port (tests), answer wherever the request came from.
             let port = serverPort == ReplyDestination.serverPort ? reply.destination.port : UInt16(clamping: source.port ?? 68)
-            guard let remote = try? SocketAddress(ipAddress: address.description, port: Int(port)) else { continue }
+            let remote = Self.socketAddress(address, port: port)
             let bytes = reply.encoded()
             let envelope = AddressedEnvelope(remoteAddress: remote, data: context.channel.allocator.buffer(bytes: bytes))
             let stats = self.stats
@@ -224,11 +273,33 @@ final class DHCPChannelHandler: ChannelInboundHandler {
                     logger.warning("send failed", metadata: ["to": "\(remote)", "error": "\(error)"])
                 }
             }
+            unflushed = true
         }
-        context.flush()
+    }
+
+    /// The IPv4 address of a socket address, read from the sockaddr (no text round trip).
+    static func ipv4(_ address: SocketAddress) -> IPv4Address? {
+        guard case .v4(let a) = address else { return nil }
+        return IPv4Address(UInt32(bigEndian: a.address.sin_addr.s_addr))
+    }
+
+    static func socketAddress(_ ip: IPv4Address, port: UInt16) -> SocketAddress {
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        sin.sin_addr.s_addr = ip.value.bigEndian
+        return SocketAddress(sin, host: "")
     }
 
     private func log(_ event: DHCPEvent, _ m: DHCPMessage) {
+        // Formatting the client costs more than the rest of the call: skip it when nothing logs.
+        let level: Logger.Level
+        switch event {
+        case .offered, .informed, .ignored: level = .debug
+        case .declined: level = .warning
+        default: level = .info
+        }
+        guard logger.logLevel <= level else { return }
         let client: Logger.MetadataValue = "\(m.macAddress.map { "\($0)" } ?? ClientKey.hex(m.hardwareAddress))"
         switch event {
         case .offered(let ip): logger.debug("offer", metadata: ["client": client, "ip": "\(ip)"])

@@ -229,6 +229,9 @@ final class RequestHandler: ChannelInboundHandler {
         var bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 0)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveCapacity))
+            // A sender gets one ACK per window: after reading it, go straight back to epoll rather
+            // than paying another recvmsg that can only return EAGAIN (a syscall per block in lockstep).
+            .channelOption(.maxMessagesPerRead, value: UInt(isRead ? 1 : 16))
         if prepared.gsoSegment > 0, System.supportsUDPSegmentationOffload {
             bootstrap = bootstrap.channelOption(.datagramSegmentSize, value: CInt(prepared.gsoSegment))
         }

@@ -126,4 +126,26 @@ final class LoopbackUDP {
         await listener.stop()
         store.close()
     }
+
+    /// A burst must not overflow the default ~200 KiB queue: the socket asks for 4 MiB (the kernel
+    /// caps SO_RCVBUF at rmem_max; SO_RCVBUFFORCE, as root, does not), and getsockopt reports double.
+    @Test func receiveBufferIsLarge() async throws {
+        let listener = try await DHCPListener.start(settings: settings(), port: 0, leases: nil,
+                                                    bindAddress: "127.0.0.1", bindToDevice: false)
+        let size = try await listener.receiveBufferSize()
+        let rmemMax = (try? FileIO.readFile("/proc/sys/net/core/rmem_max")).flatMap { $0 }
+            .flatMap { Int(String(decoding: $0.filter { (48...57).contains($0) }, as: UTF8.self)) } ?? 212_992
+        let floor = geteuid() == 0 ? DHCPListener.receiveBufferBytes : min(DHCPListener.receiveBufferBytes, rmemMax)
+        #expect(size >= floor)
+        await listener.stop()
+    }
+
+    @Test func socketAddressConversionsSkipText() {
+        let a = DHCPChannelHandler.socketAddress(ip("10.79.0.2"), port: 67)
+        #expect(a.port == 67)
+        #expect(a.ipAddress == "10.79.0.2")
+        #expect(DHCPChannelHandler.ipv4(a) == ip("10.79.0.2"))
+        #expect(DHCPChannelHandler.ipv4(try! SocketAddress(ipAddress: "255.255.255.255", port: 68)) == .broadcast)
+        #expect(DHCPChannelHandler.ipv4(try! SocketAddress(ipAddress: "::1", port: 68)) == nil)
+    }
 }

@@ -1,0 +1,251 @@
+#!/bin/bash
+# Benchmark: DHCP DORA exchanges per second with many distinct clients, pxed against dnsmasq and
+# kea-dhcp4, measured with Kea's perfdhcp acting as a relay agent. Not a test: it prints tables.
+#
+# Everything runs in two network namespaces made here (server and client, a veth pair on
+# 10.79.0.0/16); no DHCP packet reaches the host's interfaces. Each server is started alone on
+# port 67 in the server namespace, once per offered rate, with an empty lease file:
+#   pxed     release build, /16 pool, lease journal (fdatasync before every ACK, group commit)
+#   dnsmasq  --no-ping, its own lease file, --dhcp-range over the /16
+#   kea      kea-dhcp4, memfile lease database with persist: true, UDP sockets (the traffic is
+#            relayed unicast; Kea's raw-socket default would hide its queue overflows from the
+#            counters below)
+# perfdhcp: -R CLIENTS distinct MACs, -r RATE DORA/s offered, -p PERIOD seconds, giaddr 10.79.0.2.
+# The lease files live under a mktemp directory in TMPDIR (default /tmp); the header prints its
+# filesystem type, since an fdatasync on tmpfs costs nothing.
+#
+# Environment:
+#   BIN       directory holding the pxed binary (default $REPO/.build/release)
+#   SERVERS   which servers, in order (default "pxed dnsmasq kea")
+#   RATES     offered rates, DORA/s (default "500 1000 2000 4000 8000 12000 16000")
+#   PERIOD    seconds per step (default 10); CLIENTS distinct clients (default 5000)
+#   STOP_AT   skip a server's higher rates once REQUEST-ACK drops exceed this percent (default 30)
+#   FSYNC_CHECK=0 skips the strace check that pxed fdatasyncs a lease before its ACK is sent
+# Bounded: every perfdhcp and strace run is under `timeout`; each server is stopped after its step
+# (SIGTERM, SIGKILL after 5 s); namespaces and files go in an EXIT trap. About 4 minutes.
+set -u
+REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
+BIN=${BIN:-$REPO/.build/release}
+SERVERS=${SERVERS:-"pxed dnsmasq kea"}
+RATES=${RATES:-"500 1000 2000 4000 8000 12000 16000"}
+PERIOD=${PERIOD:-10}
+CLIENTS=${CLIENTS:-5000}
+STOP_AT=${STOP_AT:-30}
+FSYNC_CHECK=${FSYNC_CHECK:-1}
+
+S=pxd-bs-$$
+C=pxd-bc-$$
+VS=pbs$$
+VC=pbc$$
+SRV=10.79.0.1
+CLI=10.79.0.2
+W=$(mktemp -d "${TMPDIR:-/tmp}/pxed-dhcp-bench.XXXXXX")
+SPID=
+
+stop_server() {
+  [ -n "$SPID" ] || return 0
+  kill -TERM "$SPID" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SPID" 2>/dev/null
+  wait "$SPID" 2>/dev/null
+  SPID=
+}
+cleanup() {
+  stop_server
+  ip netns del "$C" 2>/dev/null
+  ip netns del "$S" 2>/dev/null
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for tool in perfdhcp dnsmasq kea-dhcp4 python3; do
+  command -v $tool >/dev/null || { echo "missing $tool (scripts/install-deps.sh installs it)"; exit 1; }
+done
+[ -x "$BIN/pxed" ] || { echo "no $BIN/pxed: swift build -c release --product pxed (or set BIN)"; exit 1; }
+
+ip netns add "$S" && ip netns add "$C" || exit 1
+ip -n "$S" link set lo up; ip -n "$C" link set lo up
+ip link add "$VS" netns "$S" type veth peer name "$VC" netns "$C" || exit 1
+ip -n "$S" addr add $SRV/16 dev "$VS"; ip -n "$S" link set "$VS" up
+ip -n "$C" addr add $CLI/16 dev "$VC"; ip -n "$C" link set "$VC" up
+
+# --- servers ----------------------------------------------------------------------------------
+# start_SERVER DIR: start in the server namespace with a fresh database in DIR; sets SPID.
+start_pxed() {
+  cat > "$1/pxed.yaml" <<EOF
+# Per-lease log lines off (as for dnsmasq --quiet-dhcp and Kea at WARN).
+log-level: warning
+lease-file: $1/leases
+interfaces:
+  $VS:
+    address: $SRV
+    tftp: false
+    dhcp:
+      subnet: 10.79.0.0/16
+      range: 10.79.1.0-10.79.255.254
+      router: $SRV
+      lease-time: 3600
+EOF
+  ip netns exec "$S" "$BIN/pxed" -c "$1/pxed.yaml" > "$1/server.log" 2>&1 &
+  SPID=$!
+}
+start_dnsmasq() {
+  ip netns exec "$S" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --interface="$VS" \
+    --bind-interfaces --dhcp-range=10.79.1.0,10.79.255.254,255.255.0.0,1h --dhcp-option=3,$SRV \
+    --dhcp-leasefile="$1/dnsmasq.leases" --dhcp-lease-max=200000 --no-ping --quiet-dhcp \
+    --pid-file="$1/dnsmasq.pid" --user=root --group=root --log-facility="$1/server.log" \
+    > "$1/server.out" 2>&1 &
+  SPID=$!
+}
+start_kea() {
+  cat > "$1/kea.json" <<EOF
+{ "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "$VS" ], "dhcp-socket-type": "udp" },
+    "lease-database": { "type": "memfile", "persist": true, "name": "$1/kea-leases4.csv", "lfc-interval": 0 },
+    "valid-lifetime": 3600,
+    "subnet4": [ { "id": 1, "subnet": "10.79.0.0/16",
+                   "pools": [ { "pool": "10.79.1.0 - 10.79.255.254" } ],
+                   "option-data": [ { "name": "routers", "data": "$SRV" } ] } ],
+    "loggers": [ { "name": "kea-dhcp4", "severity": "WARN",
+                   "output_options": [ { "output": "$1/server.log" } ] } ] } }
+EOF
+  KEA_PIDFILE_DIR="$1" KEA_LOCKFILE_DIR="$1" ip netns exec "$S" kea-dhcp4 -c "$1/kea.json" > "$1/server.out" 2>&1 &
+  SPID=$!
+}
+
+# wait_ready: a DHCP server is ready when one perfdhcp exchange completes (at most 10 s).
+wait_ready() {
+  for _ in $(seq 1 20); do
+    kill -0 "$SPID" 2>/dev/null || return 1
+    if ip netns exec "$C" timeout 5 perfdhcp -4 -l "$VC" -R 1 -r 5 -p 1 -W 300000 $SRV 2>/dev/null \
+       | awk '/DISCOVER-OFFER/{f=1} f && /received packets: [1-9]/{ok=1} END{exit !ok}'; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  return 1
+}
+
+# --- one step ---------------------------------------------------------------------------------
+# UDP datagrams dropped because a socket's receive queue was full, in namespace $1 (absolute count).
+rcvbuf_errors() { ip netns exec "$1" nstat -asz UdpRcvbufErrors 2>/dev/null | awk '/UdpRcvbufErrors/{print $2; f=1} END{if(!f) print 0}'; }
+
+# run_step SERVER RATE -> "rate achieved offer_drop ack_drop dora_loss srv_ovf cli_ovf" on stdout.
+run_step() {
+  local server=$1 rate=$2 dir=$W/$1-$2
+  mkdir -p "$dir"
+  "start_$server" "$dir"
+  if ! wait_ready; then
+    stop_server
+    echo "$rate - - - - - -"
+    echo "  $server did not start: $(tail -3 "$dir"/server.* 2>/dev/null | tr '\n' ' ')" >&2
+    return
+  fi
+  local s0 c0 s1 c1
+  s0=$(rcvbuf_errors "$S"); c0=$(rcvbuf_errors "$C")
+  ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -4 -l "$VC" -R "$CLIENTS" -r "$rate" -p "$PERIOD" \
+    -W 1000000 $SRV > "$dir/perfdhcp.out" 2>&1
+  s1=$(rcvbuf_errors "$S"); c1=$(rcvbuf_errors "$C")
+  stop_server
+  python3 - "$dir/perfdhcp.out" "$rate" $((s1 - s0)) $((c1 - c0)) <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+rate, sovf, covf = sys.argv[2], sys.argv[3], sys.argv[4]
+def block(name):
+    m = re.search(r"\*\*\*Statistics for: " + name + r"\*\*\*(.*?)(?:\*\*\*|\Z)", text, re.S)
+    if not m:
+        return None
+    b = m.group(1)
+    get = lambda k: float(re.search(k + r": ([0-9.]+)", b).group(1))
+    return get("sent packets"), get("received packets"), get("drops ratio")
+do, ra = block("DISCOVER-OFFER"), block("REQUEST-ACK")
+m = re.search(r"Rate: ([0-9.]+)", text)
+if not (do and ra and m):
+    print(rate, "- - - -", sovf, covf)
+else:
+    loss = 100.0 * (1 - ra[1] / do[0]) if do[0] else 100.0
+    print(rate, f"{float(m.group(1)):.0f}", f"{do[2]:.2f}", f"{ra[2]:.2f}", f"{loss:.2f}", sovf, covf)
+PY
+}
+
+# --- fsync before ACK (pxed) ------------------------------------------------------------------
+# A few DORAs of one client under strace: between each OFFER and the ACK that follows it, the
+# journal write and its fdatasync must have completed.
+fsync_check() {
+  local dir=$W/fsync
+  mkdir -p "$dir"
+  start_pxed "$dir"
+  if ! wait_ready; then stop_server; echo "  pxed did not start"; return; fi
+  timeout 30 strace -f -tt -s 300 -xx -e trace=write,fdatasync,sendmsg,sendmmsg -p "$SPID" \
+    -o "$dir/strace" 2>/dev/null &
+  local tpid=$!
+  sleep 1
+  ip netns exec "$C" timeout 10 perfdhcp -4 -l "$VC" -R 1 -r 2 -p 3 -W 500000 $SRV > "$dir/perfdhcp.out" 2>&1
+  sleep 0.5
+  kill -INT $tpid 2>/dev/null; wait $tpid 2>/dev/null
+  stop_server
+  python3 - "$dir/strace" <<'PY'
+import re, sys
+events = []
+for l in open(sys.argv[1]):
+    if "fdatasync" in l:
+        if "<unfinished" in l:
+            continue                  # counted when it completes ("resumed")
+        events.append("fdatasync")
+    elif "write(" in l:
+        m = re.search(r'write\(\d+, "((?:\\x[0-9a-f]{2})+)', l)
+        if m and bytes.fromhex(m.group(1).replace("\\x", "")).startswith(b"1 10.79."):
+            events.append("journal-write")
+    elif "sendmsg" in l or "sendmmsg" in l:
+        m = re.search(r'iov_base="((?:\\x[0-9a-f]{2})+)', l)
+        data = bytes.fromhex(m.group(1).replace("\\x", "")) if m else b""
+        kind = {2: "OFFER", 5: "ACK"}.get(data[242] if len(data) > 242 and data[240:242] == b"\x35\x01" else 0, "send")
+        events.append(kind)
+acks = [i for i, e in enumerate(events) if e == "ACK"]
+ok = bool(acks)
+for i in acks:
+    j = i - 1
+    while j >= 0 and events[j] not in ("OFFER", "ACK"):
+        j -= 1
+    between = events[j + 1:i]
+    ok = ok and "journal-write" in between and "fdatasync" in between
+first = acks[0] if acks else len(events)
+print("  syscalls, first exchange:", " -> ".join(events[:first + 1]))
+print(f"  {len(acks)} ACKs traced; fsync before every ACK:", "confirmed" if ok else "NOT confirmed")
+PY
+}
+
+# --- main -------------------------------------------------------------------------------------
+echo "pxed DHCP benchmark: perfdhcp relay, $CLIENTS clients, ${PERIOD}s per step, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "pxed: $BIN/pxed; $(dnsmasq -v | head -1 | cut -d' ' -f1-3); kea-dhcp4 $(kea-dhcp4 -v); lease files on $(stat -f -c %T "$W")"
+if [ "$FSYNC_CHECK" = 1 ] && command -v strace >/dev/null && [[ " $SERVERS " == *" pxed "* ]]; then
+  echo "pxed fsync check (strace):"
+  fsync_check
+fi
+declare -A ZERO FIVE ZERO_E2E FIVE_E2E
+echo
+echo "got/s: perfdhcp's 4-way exchange rate; DO/RA drop%: its DISCOVER-OFFER and REQUEST-ACK drops"
+echo "ratios; DORA loss%: 1 - ACKs received / DISCOVERs sent; srv/cli ovf: UDP datagrams the kernel"
+echo "dropped because the server's / perfdhcp's socket receive queue was full."
+printf '%-8s %8s %7s %9s %9s %10s %8s %8s\n' server offered "got/s" "DO drop%" "RA drop%" "DORA loss%" "srv ovf" "cli ovf"
+for server in $SERVERS; do
+  ZERO[$server]=-; FIVE[$server]=-; ZERO_E2E[$server]=-; FIVE_E2E[$server]=-
+  for rate in $RATES; do
+    read -r r got dod rad loss sovf covf < <(run_step "$server" "$rate")
+    printf '%-8s %8s %7s %9s %9s %10s %8s %8s\n' "$server" "$r" "$got" "$dod" "$rad" "$loss" "$sovf" "$covf"
+    [ "$rad" = - ] && break
+    awk -v x="$rad" 'BEGIN{exit !(x == 0)}' && ZERO[$server]=$rate
+    awk -v x="$rad" 'BEGIN{exit !(x <= 5)}' && FIVE[$server]=$rate
+    awk -v x="$loss" 'BEGIN{exit !(x == 0)}' && ZERO_E2E[$server]=$rate
+    awk -v x="$loss" 'BEGIN{exit !(x <= 5)}' && FIVE_E2E[$server]=$rate
+    awk -v x="$rad" -v s="$STOP_AT" 'BEGIN{exit !(x > s)}' && break
+  done
+done
+echo
+echo "Highest offered rate held (DORA/s). 'RA' = perfdhcp's REQUEST-ACK drops ratio;"
+echo "'DORA' = end to end, 1 - ACKs received / DISCOVERs sent (counts lost OFFERs too)."
+printf '%-8s %10s %10s %12s %12s\n' server "0% RA" "<=5% RA" "0% DORA" "<=5% DORA"
+for server in $SERVERS; do
+  printf '%-8s %10s %10s %12s %12s\n' "$server" "${ZERO[$server]}" "${FIVE[$server]}" "${ZERO_E2E[$server]}" "${FIVE_E2E[$server]}"
+done
