@@ -268,7 +268,9 @@ struct ConfigLoader {
     struct Fields {
         let node: YAMLNode
         let path: String
-        var values: [String: YAMLNode.Pair] = [:]
+        /// The mapping's pairs by key. A short list rather than a dictionary: schema mappings hold
+        /// a handful of keys, and a file with 10,000 host entries would build 10,000 hash tables.
+        var values = SmallMap()
 
         subscript(key: String) -> YAMLNode? {
             guard let v = values[key]?.value, !v.isNull else { return nil }
@@ -355,4 +357,20 @@ struct ConfigLoader {
     }
 
     func resolve(_ path: String) -> String { PXEConfig.resolve(path, against: baseDirectory) }
+}
+
+/// A few key/value pairs looked up linearly (keys are unique: the YAML layer rejects duplicates).
+struct SmallMap {
+    private var entries: [(key: String, pair: YAMLNode.Pair)] = []
+
+    subscript(key: String) -> YAMLNode.Pair? {
+        get { entries.first(where: { $0.key == key })?.pair }
+        set {
+            if let i = entries.firstIndex(where: { $0.key == key }) {
+                if let newValue { entries[i].pair = newValue } else { entries.remove(at: i) }
+            } else if let newValue {
+                entries.append((key, newValue))
+            }
+        }
+    }
 }

@@ -47,24 +47,32 @@ public enum PXEConfig {
     /// not match what an editor shows. Refuse such files with a position an editor agrees with
     /// (found by a fuzzer). CR LF (DOS line ends) is fine.
     static func unusualLineBreak(in text: String, filename: String) -> ConfigError? {
-        var line = 1, column = 1
-        let scalars = Array(text.unicodeScalars)
-        for (i, c) in scalars.enumerated() {
-            switch c.value {
-            case 0x0A:
-                line += 1; column = 1; continue
-            case 0x0D where i + 1 < scalars.count && scalars[i + 1].value == 0x0A:
-                break
-            case 0x0D, 0x85, 0x2028, 0x2029:
-                let name = c.value == 0x0D ? "carriage return without a line feed" : "Unicode line separator U+\(String(c.value, radix: 16, uppercase: true))"
-                return ConfigError(file: filename, line: line, column: column, path: "",
-                                   message: "\(name): save the file with Unix (LF) or DOS (CR LF) line ends")
-            default:
-                break
+        // A byte scan (this runs on every reload): CR not before LF, NEL (C2 85), LS/PS (E2 80 A8/A9).
+        var text = text
+        return text.withUTF8 { b -> ConfigError? in
+            var line = 1, column = 1
+            var i = 0
+            while i < b.count {
+                let c = b[i]
+                var found: String? = nil
+                if c == 0x0A {
+                    line += 1; column = 1; i += 1; continue
+                } else if c == 0x0D && !(i + 1 < b.count && b[i + 1] == 0x0A) {
+                    found = "carriage return without a line feed"
+                } else if c == 0xC2 && i + 1 < b.count && b[i + 1] == 0x85 {
+                    found = "Unicode line separator U+85"
+                } else if c == 0xE2 && i + 2 < b.count && b[i + 1] == 0x80 && (b[i + 2] == 0xA8 || b[i + 2] == 0xA9) {
+                    found = "Unicode line separator U+\(b[i + 2] == 0xA8 ? "2028" : "2029")"
+                }
+                if let found {
+                    return ConfigError(file: filename, line: line, column: column, path: "",
+                                       message: "\(found): save the file with Unix (LF) or DOS (CR LF) line ends")
+                }
+                if c & 0xC0 != 0x80 { column += 1 }   // count characters, not continuation bytes
+                i += 1
             }
-            column += 1
+            return nil
         }
-        return nil
     }
 
     /// Absolute directory of `filename`, so resolved paths survive a later change of directory.
