@@ -33,13 +33,26 @@ public struct FileSource: BlockSource {
     }
 }
 
-/// Appends to a file descriptor (an upload's temp file, or a client's download).
+/// Appends to a file descriptor (an upload's temp file, or a client's download). Blocks are
+/// gathered into 256 KiB writes: one write(2) per block would cost a system call per datagram.
+/// `finish()` writes what is left; nothing counts as received before it returns.
 public struct FileSink: BlockSink {
     public let fd: Int32
+    private var pending: [UInt8] = []
+    static let chunk = 256 * 1024
+
     public init(fd: Int32) { self.fd = fd }
 
     public mutating func write(_ bytes: ByteBuffer) throws {
-        try bytes.withUnsafeReadableBytes { ptr in
+        if pending.capacity < FileSink.chunk { pending.reserveCapacity(FileSink.chunk) }
+        pending.append(contentsOf: bytes.readableBytesView)
+        if pending.count >= FileSink.chunk { try flush() }
+    }
+
+    public mutating func finish() throws { try flush() }
+
+    private mutating func flush() throws {
+        try pending.withUnsafeBytes { ptr in
             var done = 0
             while done < ptr.count {
                 let n = Glibc.write(fd, ptr.baseAddress! + done, ptr.count - done)
@@ -50,9 +63,8 @@ public struct FileSink: BlockSink {
                 done += n
             }
         }
+        pending.removeAll(keepingCapacity: true)
     }
-
-    public mutating func finish() throws {}
 }
 
 public struct FileIOError: Error, CustomStringConvertible, Sendable {

@@ -149,9 +149,12 @@ public struct TFTPClient: Sendable {
         let promise = loop.makePromise(of: TFTPTransferResult.self)
         let bindHost = server.protocol == .inet6 ? "::" : "0.0.0.0"
         // Large enough for the biggest block we asked for (NIO's default is 2048 bytes).
-        let receiveCapacity = max(2048, (options.blockSize ?? 512) + 64)
+        // With a window, read up to 16 datagrams per system call (recvmmsg), each in its own slice.
+        let perDatagram = max(2048, (options.blockSize ?? 512) + 64)
+        let vector = (options.windowSize ?? 1) > 1 && !options.rfc1350 ? 16 : 1
         let channel = try await DatagramBootstrap(group: loop)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveCapacity))
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: perDatagram * vector))
+            .channelOption(.datagramVectorReadMessageCount, value: vector)
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(
