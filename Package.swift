@@ -59,12 +59,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pdhcpd", dependencies: [
-            "DHCP", "PXEConfig",
+            "DHCP", "PXEConfig", "PXEDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "pbootpd", dependencies: [
-            "DHCP", "PXEConfig",
+            "DHCP", "PXEConfig", "PXEDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

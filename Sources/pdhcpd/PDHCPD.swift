@@ -1,9 +1,9 @@
 // pdhcpd: a small PXE DHCP server for one interface (the pTFTPd `pxe` DHCP half, done properly).
 import ArgumentParser
 import DHCP
-import Dispatch
 import Logging
 import PXEConfig
+import PXEDaemon
 
 #if canImport(Glibc)
 import Glibc
@@ -143,35 +143,13 @@ struct PDHCPD: AsyncParsableCommand {
 
         let listener = try await DHCPListener.start(settings: settings, port: UInt16(port), leases: store, logger: logger)
         logger.info("serving \(start)-\(end) on \(interface) (\(nic.address)), boot file \(bootfile)\(answerAll ? "" : ", PXE clients only")")
-        let signal = await waitForTerminationSignal()
-        logger.info("signal \(signal): stopping")
-        await listener.stop()
-        let s = listener.stats
-        logger.info("received \(s.received), offers \(s.offers), acks \(s.acks), naks \(s.naks), malformed \(s.malformed)")
-    }
-}
-
-/// Keeps the signal sources alive for the life of the stream.
-/// @unchecked Sendable: the sources are only created, resumed and cancelled (all thread-safe in
-/// Dispatch); the array itself is never mutated after init.
-final class SignalSources: @unchecked Sendable {
-    let sources: [any DispatchSourceSignal]
-    init(_ sources: [any DispatchSourceSignal]) { self.sources = sources }
-    func cancel() { for s in sources { s.cancel() } }
-}
-
-/// Waits for SIGINT or SIGTERM.
-func waitForTerminationSignal() async -> Int32 {
-    let stream = AsyncStream<Int32> { continuation in
-        let sources = SignalSources([SIGINT, SIGTERM].map { sig in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { continuation.yield(sig) }
-            source.resume()
-            return source
+        // SIGTERM/SIGINT stop it (shared with ptftpd: swift-service-lifecycle's signal handling).
+        let finalLogger = logger
+        let service = StandaloneService(start: {}, stop: {
+            await listener.stop()
+            let s = listener.stats
+            finalLogger.info("received \(s.received), offers \(s.offers), acks \(s.acks), naks \(s.naks), malformed \(s.malformed)")
         })
-        continuation.onTermination = { _ in sources.cancel() }
+        try await StandaloneService.runUntilSignalled(service, logger: logger)
     }
-    for await sig in stream { return sig }
-    return 0
 }
