@@ -11,20 +11,17 @@ ABANDONED=${ABANDONED:-10000}
 RSS_LIMIT_MB=${RSS_LIMIT_MB:-128}
 MAX_SESSIONS=${MAX_SESSIONS:-200}
 . "$REPO/Tests/integration/common.sh"
-T=$(mktemp -d); SRV=pxd-sts-$$; CLI=pxd-stc-$$; PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; ip netns del "$CLI" 2>/dev/null; ip netns del "$SRV" 2>/dev/null; rm -rf "$T"; }
+T=$(mktemp -d); PID=; SRV=; CLI=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; ns_pair_remove; rm -rf "$T"; }
 trap cleanup EXIT
-ip netns add "$SRV"; ip netns add "$CLI"
-ip -n "$SRV" link set lo up; ip -n "$CLI" link set lo up
-ip link add st0-$$ netns "$SRV" type veth peer name st1-$$ netns "$CLI"
-ip -n "$SRV" addr add 10.82.0.1/16 dev st0-$$; ip -n "$SRV" link set st0-$$ up
-ip -n "$CLI" addr add 10.82.0.2/16 dev st1-$$; ip -n "$CLI" addr add 10.82.0.3/16 dev st1-$$; ip -n "$CLI" link set st1-$$ up
+ns_pair st 10.82.0
+ip -n "$CLI" addr add 10.82.0.3/16 dev "$CIF"   # the flood's own relay address
 mkdir -p "$T/root"; head -c 1048576 /dev/urandom > "$T/root/big.bin"; WANT=$(sha "$T/root/big.bin")
 cat > "$T/pxed.yaml" <<YAML
 lease-file: $T/leases
 tftp: {root: $T/root, timeout: 1, retries: 3, max-sessions: $MAX_SESSIONS}
 interfaces:
-  st0-$$:
+  $SIF:
     address: 10.82.0.1
     tftp: true
     dhcp: {subnet: 10.82.0.0/16, range: 10.82.1.0-10.82.250.255, lease-time: 86400}

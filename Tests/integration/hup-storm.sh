@@ -6,21 +6,17 @@ REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${BIN:-$REPO/.build/debug}
 RELOADS=${RELOADS:-100}
 . "$(dirname "$0")/common.sh"
-T=$(mktemp -d); SRV=pxd-hus-$$; CLI=pxd-huc-$$; PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; ip netns del "$CLI" 2>/dev/null; ip netns del "$SRV" 2>/dev/null; rm -rf "$T"; }
+T=$(mktemp -d); PID=; SRV=; CLI=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; ns_pair_remove; rm -rf "$T"; }
 trap cleanup EXIT
-ip netns add "$SRV"; ip netns add "$CLI"
-ip -n "$SRV" link set lo up; ip -n "$CLI" link set lo up
-ip link add hu0-$$ netns "$SRV" type veth peer name hu1-$$ netns "$CLI"
-ip -n "$SRV" addr add 10.83.0.1/16 dev hu0-$$; ip -n "$SRV" link set hu0-$$ up
-ip -n "$CLI" addr add 10.83.0.2/16 dev hu1-$$; ip -n "$CLI" link set hu1-$$ up
+ns_pair hu 10.83.0
 mkdir -p "$T/root"; head -c 2097152 /dev/urandom > "$T/root/f.bin"; WANT=$(sha "$T/root/f.bin")
 write_config() { # a host count that changes with every reload, so each one applies a real change
 cat > "$T/pxed.yaml.new" <<YAML
 lease-file: $T/leases
 tftp: {root: $T/root}
 interfaces:
-  hu0-$$:
+  $SIF:
     address: 10.83.0.1
     tftp: true
     dhcp: {subnet: 10.83.0.0/16, range: 10.83.1.0-10.83.250.255, lease-time: 86400}

@@ -8,18 +8,14 @@ REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${BIN:-$REPO/.build/debug}
 KILLS=${KILLS:-20}
 . "$(dirname "$0")/common.sh"
-T=$(mktemp -d); SRV=pxd-lcs-$$; CLI=pxd-lcc-$$; PID=
-cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; wait 2>/dev/null; ip netns del "$CLI" 2>/dev/null; ip netns del "$SRV" 2>/dev/null; rm -rf "$T"; }
+T=$(mktemp -d); PID=; SRV=; CLI=
+cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; wait 2>/dev/null; ns_pair_remove; rm -rf "$T"; }
 trap cleanup EXIT
-ip netns add "$SRV"; ip netns add "$CLI"
-ip -n "$SRV" link set lo up; ip -n "$CLI" link set lo up
-ip link add lc0-$$ netns "$SRV" type veth peer name lc1-$$ netns "$CLI"
-ip -n "$SRV" addr add 10.81.0.1/16 dev lc0-$$; ip -n "$SRV" link set lc0-$$ up
-ip -n "$CLI" addr add 10.81.0.2/16 dev lc1-$$; ip -n "$CLI" link set lc1-$$ up
+ns_pair lc 10.81.0
 cat > "$T/pxed.yaml" <<YAML
 lease-file: $T/leases
 interfaces:
-  lc0-$$:
+  $SIF:
     address: 10.81.0.1
     dhcp: {subnet: 10.81.0.0/16, range: 10.81.1.0-10.81.250.255, lease-time: 86400}
 YAML
