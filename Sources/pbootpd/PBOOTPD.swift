@@ -34,6 +34,9 @@ struct PBOOTPD: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "Log every packet.")
     var verbose = false
 
+    @Flag(name: [.short, .long], help: "Accepted for parity with the TFTP tools; BOOTP has no TFTP options.")
+    var rfc1350 = false
+
     @Argument(help: "Interface to serve (for example eth0).")
     var interface: String
 
