@@ -49,6 +49,14 @@ import Testing
         #expect(throws: TFTPDecodeError.duplicateOption("BLKSIZE")) { try TFTPPacket.decode(b) }
     }
 
+    @Test func optionsWithInvalidUTF8AreRejected() {
+        // Fuzzer finding: a lossy decode let an option grow past the length limit on re-encoding.
+        var b = ByteBuffer()
+        b.writeInteger(UInt16(1)); b.writeString("f\0octet\0blksize\0")
+        b.writeBytes([0x31, 0xFF, 0xFE, 0x00])
+        #expect(throws: TFTPDecodeError.self) { try TFTPPacket.decode(b) }
+    }
+
     @Test func trailingPaddingIsTolerated() throws {
         var b = ByteBuffer()
         b.writeInteger(UInt16(1)); b.writeString("f\0octet\0tsize\00\0\0\0")

@@ -121,7 +121,11 @@ extension TFTPPacket {
         guard length <= maxStringLength || lenient else { return nil }
         let bytes = buf.readBytes(length: length) ?? []
         if end != nil { buf.moveReaderIndex(forwardBy: 1) }
-        return String(decoding: bytes.prefix(maxStringLength), as: UTF8.self)
+        // Modes and options must be valid UTF-8 (they are ASCII words): replacing bad bytes would
+        // change the text, and a re-encoded packet would no longer match (found by the fuzzer).
+        // Error text is only logged, so there bad bytes are replaced instead.
+        if lenient { return String(decoding: bytes.prefix(maxStringLength), as: UTF8.self) }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     private static func decodeRequest(_ buf: inout ByteBuffer) throws(TFTPDecodeError) -> TFTPRequest {
