@@ -104,6 +104,26 @@ public final class TFTPServer: Sendable {
     }
 }
 
+extension TFTPServer {
+    /// Binds the first port of `ports` that is free.
+    static func bindFirstFree(_ bootstrap: DatagramBootstrap, host: String, ports: ArraySlice<Int>,
+                              on loop: any EventLoop) -> EventLoopFuture<any Channel> {
+        guard let port = ports.first else { return loop.makeFailedFuture(ChannelError.inputClosed) }
+        let box = BootstrapBox(bootstrap)
+        return bootstrap.bind(host: host, port: port).flatMapError { error in
+            ports.count > 1 ? bindFirstFree(box.bootstrap, host: host, ports: ports.dropFirst(), on: loop)
+                            : loop.makeFailedFuture(error)
+        }
+    }
+}
+
+/// @unchecked Sendable: the bootstrap is a configured value that is only read again (to bind
+/// once more) from the failed bind's callback; nothing mutates it after it is boxed.
+final class BootstrapBox: @unchecked Sendable {
+    let bootstrap: DatagramBootstrap
+    init(_ bootstrap: DatagramBootstrap) { self.bootstrap = bootstrap }
+}
+
 public enum TFTPServerError: Error, CustomStringConvertible, Sendable {
     case badRoot(String)
     case bindFailed(String, String)
@@ -222,6 +242,7 @@ final class RequestHandler: ChannelInboundHandler {
             return
         }
         let shared = self.shared
+        let listenerChannel = context.channel
         let loop = shared.group.next()
         // NIO's default datagram buffer is 2048 bytes: a larger DATA block would be cut short
         // and look like the final one. Size it for what this transfer can receive.
@@ -236,7 +257,7 @@ final class RequestHandler: ChannelInboundHandler {
             bootstrap = bootstrap.channelOption(.datagramSegmentSize, value: CInt(prepared.gsoSegment))
         }
         let started = NIODeadline.now()
-        let bindFuture = bootstrap
+        let configured = bootstrap
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
                     let handler = TransferHandler(shared: shared, peer: peer, request: request, isRead: isRead,
@@ -244,7 +265,15 @@ final class RequestHandler: ChannelInboundHandler {
                     try ch.pipeline.syncOperations.addHandler(handler)
                 }
             }
-            .bind(host: localHost, port: localPort)
+        // With --port-range, a port still held by a transfer that is closing (or by another
+        // program) must not cost the client its transfer: try the next ports of the range.
+        var candidates = [localPort]
+        if let range = config.portRange, range.count > 1 {
+            for step in 1..<range.count {
+                candidates.append(range.lowerBound + (localPort - range.lowerBound + step) % range.count)
+            }
+        }
+        let bindFuture = TFTPServer.bindFirstFree(configured, host: localHost, ports: candidates[...], on: loop)
         bindFuture.whenComplete { result in
             switch result {
             case .success(let channel):
@@ -265,6 +294,8 @@ final class RequestHandler: ChannelInboundHandler {
                 shared.state.withLockedValue { $0.opening -= 1 }
                 prepared.abandon()
                 logger.error("cannot open transfer socket for \(peer): \(error)")
+                let refusal = TFTPPacket.error(.notDefined, "no free transfer port").encoded()
+                listenerChannel.writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: refusal), promise: nil)
             }
         }
     }
