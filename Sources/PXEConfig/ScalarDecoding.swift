@@ -13,16 +13,16 @@ extension ConfigLoader {
 
     static let rangeExample = "an address range like 10.0.0.100-10.0.0.199"
 
-    mutating func scalarText(_ node: YAMLNode, _ path: String, expected: String) -> String? {
+    mutating func scalarText(_ node: YAMLNode, _ path: @autoclosure () -> String, expected: String) -> String? {
         guard case .scalar(let s, _) = node.content else {
-            fail(node.mark, path, "expected \(expected), found \(node.kindDescription)")
+            fail(node.mark, path(), "expected \(expected), found \(node.kindDescription)")
             return nil
         }
         return s
     }
 
-    mutating func string(_ node: YAMLNode, _ path: String) -> String? {
-        scalarText(node, path, expected: "a text value")
+    mutating func string(_ node: YAMLNode, _ path: @autoclosure () -> String) -> String? {
+        scalarText(node, path(), expected: "a text value")
     }
 
     /// YAML 1.1 spellings, any case: true/false, yes/no, on/off.
@@ -34,10 +34,10 @@ extension ConfigLoader {
         }
     }
 
-    mutating func bool(_ node: YAMLNode, _ path: String) -> Bool? {
-        guard let s = scalarText(node, path, expected: "true or false") else { return nil }
+    mutating func bool(_ node: YAMLNode, _ path: @autoclosure () -> String) -> Bool? {
+        guard let s = scalarText(node, path(), expected: "true or false") else { return nil }
         guard let b = Self.parseBool(s) else {
-            fail(node.mark, path, "expected a boolean (true/false, yes/no, on/off), found \(node.kindDescription)")
+            fail(node.mark, path(), "expected a boolean (true/false, yes/no, on/off), found \(node.kindDescription)")
             return nil
         }
         return b
@@ -59,19 +59,19 @@ extension ConfigLoader {
         return .success(v)
     }
 
-    mutating func integer(_ node: YAMLNode, _ path: String, in range: ClosedRange<Int>) -> Int? {
-        guard let s = scalarText(node, path, expected: "a decimal integer") else { return nil }
-        return integer(s, at: node.mark, path, in: range)
+    mutating func integer(_ node: YAMLNode, _ path: @autoclosure () -> String, in range: ClosedRange<Int>) -> Int? {
+        guard let s = scalarText(node, path(), expected: "a decimal integer") else { return nil }
+        return integer(s, at: node.mark, path(), in: range)
     }
 
-    private mutating func integer(_ s: String, at mark: YAMLNode.Mark, _ path: String, in range: ClosedRange<Int>) -> Int? {
+    private mutating func integer(_ s: String, at mark: YAMLNode.Mark, _ path: @autoclosure () -> String, in range: ClosedRange<Int>) -> Int? {
         switch Self.parseInteger(s, in: range) {
         case .success(let v):
             return v
         case .failure(.notDecimal):
-            fail(mark, path, "expected a decimal integer, found '\(s)'")
+            fail(mark, path(), "expected a decimal integer, found '\(s)'")
         case .failure(.outOfRange):
-            fail(mark, path, "\(s) is out of range \(range.lowerBound)..\(range.upperBound)")
+            fail(mark, path(), "\(s) is out of range \(range.lowerBound)..\(range.upperBound)")
         }
         return nil
     }
@@ -84,83 +84,83 @@ extension ConfigLoader {
         integer(f, key, in: 1...65535).map { UInt16(clamping: $0) }
     }
 
-    mutating func ipv4(_ node: YAMLNode, _ path: String) -> IPv4Address? {
-        guard let s = scalarText(node, path, expected: "an IPv4 address") else { return nil }
+    mutating func ipv4(_ node: YAMLNode, _ path: @autoclosure () -> String) -> IPv4Address? {
+        guard let s = scalarText(node, path(), expected: "an IPv4 address") else { return nil }
         guard let a = IPv4Address(s) else {
-            fail(node.mark, path, "'\(s)' is not a valid IPv4 address")
+            fail(node.mark, path(), "'\(s)' is not a valid IPv4 address")
             return nil
         }
         return a
     }
 
     /// One address or a list of them.
-    mutating func ipv4List(_ node: YAMLNode, _ path: String) -> [IPv4Address] {
+    mutating func ipv4List(_ node: YAMLNode, _ path: @autoclosure () -> String) -> [IPv4Address] {
         switch node.content {
-        case .scalar: return ipv4(node, path).map { [$0] } ?? []
-        case .sequence(let items): return items.enumerated().compactMap { ipv4($1, "\(path)[\($0)]") }
+        case .scalar: return ipv4(node, path()).map { [$0] } ?? []
+        case .sequence(let items): return items.enumerated().compactMap { ipv4($1, "\(path())[\($0)]") }
         case .mapping:
-            fail(node.mark, path, "expected an IPv4 address or a list of them, found a mapping")
+            fail(node.mark, path(), "expected an IPv4 address or a list of them, found a mapping")
             return []
         }
     }
 
-    mutating func network(_ node: YAMLNode, _ path: String) -> IPv4Network? {
-        guard let s = scalarText(node, path, expected: "a subnet like 10.0.0.0/24") else { return nil }
+    mutating func network(_ node: YAMLNode, _ path: @autoclosure () -> String) -> IPv4Network? {
+        guard let s = scalarText(node, path(), expected: "a subnet like 10.0.0.0/24") else { return nil }
         if let n = IPv4Network(s) { return n }
         // Host bits set is the common slip; name the network that was probably meant.
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
         if parts.count == 2, let a = IPv4Address(parts[0]), case .success(let p) = Self.parseInteger(String(parts[1]), in: 0...32) {
             let meant = IPv4Network(network: a, prefixLength: p)
-            fail(node.mark, path, "'\(s)' has host bits set (did you mean \(meant)?)")
+            fail(node.mark, path(), "'\(s)' has host bits set (did you mean \(meant)?)")
         } else {
-            fail(node.mark, path, "'\(s)' is not a valid subnet (expected CIDR like 10.0.0.0/24)")
+            fail(node.mark, path(), "'\(s)' is not a valid subnet (expected CIDR like 10.0.0.0/24)")
         }
         return nil
     }
 
-    mutating func macAddress(_ node: YAMLNode, _ path: String) -> MACAddress? {
-        guard let s = scalarText(node, path, expected: "a MAC address") else { return nil }
+    mutating func macAddress(_ node: YAMLNode, _ path: @autoclosure () -> String) -> MACAddress? {
+        guard let s = scalarText(node, path(), expected: "a MAC address") else { return nil }
         guard let m = MACAddress(s) else {
-            fail(node.mark, path, "'\(s)' is not a valid MAC address (expected six hex pairs like 52:54:00:12:34:56)")
+            fail(node.mark, path(), "'\(s)' is not a valid MAC address (expected six hex pairs like 52:54:00:12:34:56)")
             return nil
         }
         return m
     }
 
     /// `START-END`, spaces around the dash allowed.
-    mutating func addressRange(_ node: YAMLNode, _ path: String) -> AddressRange? {
-        guard let text = scalarText(node, path, expected: Self.rangeExample) else { return nil }
+    mutating func addressRange(_ node: YAMLNode, _ path: @autoclosure () -> String) -> AddressRange? {
+        guard let text = scalarText(node, path(), expected: Self.rangeExample) else { return nil }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
-            fail(node.mark, path, "expected \(Self.rangeExample), found '\(text)'")
+            fail(node.mark, path(), "expected \(Self.rangeExample), found '\(text)'")
             return nil
         }
         let startText = parts[0].trimmingSpaces, endText = parts[1].trimmingSpaces
         let startMark = Self.mark(in: node, atOffset: Self.leadingSpaces(parts[0]))
         let endMark = Self.mark(in: node, atOffset: parts[0].unicodeScalars.count + 1 + Self.leadingSpaces(parts[1]))
         let start = IPv4Address(startText), end = IPv4Address(endText)
-        if start == nil { fail(startMark, path, "'\(startText)' is not a valid IPv4 address") }
-        if end == nil { fail(endMark, path, "'\(endText)' is not a valid IPv4 address") }
+        if start == nil { fail(startMark, path(), "'\(startText)' is not a valid IPv4 address") }
+        if end == nil { fail(endMark, path(), "'\(endText)' is not a valid IPv4 address") }
         guard let start, let end else { return nil }
         return AddressRange(start: start, end: end, mark: node.mark, startMark: startMark, endMark: endMark)
     }
 
     /// `LOW-HIGH` or `LOW:HIGH`.
-    mutating func portRange(_ node: YAMLNode, _ path: String) -> ClosedRange<UInt16>? {
+    mutating func portRange(_ node: YAMLNode, _ path: @autoclosure () -> String) -> ClosedRange<UInt16>? {
         let example = "a port range like 50000-50100"
-        guard let text = scalarText(node, path, expected: example) else { return nil }
+        guard let text = scalarText(node, path(), expected: example) else { return nil }
         let parts = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "-" || $0 == ":" })
         guard parts.count == 2 else {
-            fail(node.mark, path, "expected \(example), found '\(text)'")
+            fail(node.mark, path(), "expected \(example), found '\(text)'")
             return nil
         }
         let lowMark = Self.mark(in: node, atOffset: Self.leadingSpaces(parts[0]))
         let highMark = Self.mark(in: node, atOffset: parts[0].unicodeScalars.count + 1 + Self.leadingSpaces(parts[1]))
-        let low = integer(parts[0].trimmingSpaces, at: lowMark, path, in: 1...65535)
-        let high = integer(parts[1].trimmingSpaces, at: highMark, path, in: 1...65535)
+        let low = integer(parts[0].trimmingSpaces, at: lowMark, path(), in: 1...65535)
+        let high = integer(parts[1].trimmingSpaces, at: highMark, path(), in: 1...65535)
         guard let low, let high else { return nil }
         guard low <= high else {
-            fail(node.mark, path, "low port \(low) is greater than high port \(high)")
+            fail(node.mark, path(), "low port \(low) is greater than high port \(high)")
             return nil
         }
         return UInt16(clamping: low)...UInt16(clamping: high)

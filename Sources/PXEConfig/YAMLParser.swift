@@ -187,11 +187,44 @@ private struct TreeBuilder {
         let nodesBefore: Int
         /// For a mapping: key, value, key, value, ...
         var items: [YAMLNode] = []
-        /// Mapping keys seen so far; checked as each key arrives, so a later syntax error
-        /// does not hide a duplicate before it.
-        var keys: [String: YAMLNode.Mark] = [:]
+        /// Mapping keys by name, built only once a mapping grows past `linearKeyLimit` keys:
+        /// most mappings hold a handful, and a hash table for each of 10,000 host entries would
+        /// dominate the parse of a large file.
+        var keyIndex: [String: YAMLNode.Mark]? = nil
         /// Item indexes of duplicate keys, dropped (with their values) when the mapping ends.
         var duplicateKeyIndexes: Set<Int> = []
+
+        static let linearKeyLimit = 32
+
+        /// Where an earlier, non-duplicate key of this name is.
+        func firstMark(ofKey name: String) -> YAMLNode.Mark? {
+            if let keyIndex { return keyIndex[name] }
+            var i = 0
+            while i < items.count {
+                if !duplicateKeyIndexes.contains(i), items[i].scalarValue == name, !TreeBuilder.isMergeKey(items[i]) {
+                    return items[i].mark
+                }
+                i += 2
+            }
+            return nil
+        }
+
+        mutating func indexKey(_ name: String, at mark: YAMLNode.Mark) {
+            if keyIndex != nil {
+                keyIndex![name] = mark
+            } else if items.count / 2 >= Frame.linearKeyLimit {
+                var index: [String: YAMLNode.Mark] = [name: mark]
+                var i = 0
+                while i < items.count {
+                    if !duplicateKeyIndexes.contains(i), !TreeBuilder.isMergeKey(items[i]), let key = items[i].scalarValue,
+                       index[key] == nil {
+                        index[key] = items[i].mark
+                    }
+                    i += 2
+                }
+                keyIndex = index
+            }
+        }
     }
 
     let file: String
@@ -229,12 +262,13 @@ private struct TreeBuilder {
             if root == nil { root = node }
             return
         }
+        // Keys are checked as they arrive, so a later syntax error does not hide a duplicate before it.
         if stack[top].isMapping, stack[top].items.count % 2 == 0, !Self.isMergeKey(node), let name = node.scalarValue {
-            if let first = stack[top].keys[name] {
+            if let first = stack[top].firstMark(ofKey: name) {
                 error(at: node.mark, path: path, "duplicate key '\(name)' (first defined at line \(first.line))")
                 stack[top].duplicateKeyIndexes.insert(stack[top].items.count)
             } else {
-                stack[top].keys[name] = node.mark
+                stack[top].indexKey(name, at: node.mark)
             }
         }
         stack[top].items.append(node)
@@ -288,7 +322,6 @@ private struct TreeBuilder {
 
     /// Pairs of a finished mapping: duplicates dropped (the first one wins) and `<<` merge keys applied.
     private mutating func pairs(of frame: Frame) -> [YAMLNode.Pair] {
-        let here = path  // the frame is already popped, so this is the mapping's own path
         var explicit: [YAMLNode.Pair] = []
         var merges: [(at: Int, sources: [YAMLNode])] = []
 
@@ -304,7 +337,8 @@ private struct TreeBuilder {
                 case .sequence(let items) where items.allSatisfy({ if case .mapping = $0.content { true } else { false } }):
                     merges.append((explicit.count, items))
                 default:
-                    error(at: value.mark, path: here, "'<<' (merge) needs a mapping or a list of mappings")
+                    // The frame is already popped, so `path` is the mapping's own.
+                    error(at: value.mark, path: path, "'<<' (merge) needs a mapping or a list of mappings")
                 }
                 continue
             }
@@ -313,7 +347,7 @@ private struct TreeBuilder {
         guard !merges.isEmpty else { return explicit }
 
         // Explicit keys win over merged ones; among merged sources the earlier one wins.
-        var taken = Set(frame.keys.keys)
+        var taken = Set(explicit.compactMap { $0.key.scalarValue })
         var merged: [Int: [YAMLNode.Pair]] = [:]
         for merge in merges {
             for source in merge.sources {

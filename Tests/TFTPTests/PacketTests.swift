@@ -63,6 +63,20 @@ import Testing
         #expect(try TFTPPacket.decode(b) == .readRequest(TFTPRequest(filename: "f", mode: .octet, options: [TFTPOption("tsize", "0")])))
     }
 
+    @Test func longErrorTextWithBadBytesReadsBackTheSame() throws {
+        // Fuzzer finding: error text cut at the length limit inside a multi-byte character, or
+        // with bad bytes replaced by U+FFFD, re-encoded longer than the limit and read back shorter.
+        for tail: [UInt8] in [[0xE2, 0x80, 0x9E], [0xFF], [0xE2, 0x80]] {
+            var b = ByteBuffer()
+            b.writeInteger(UInt16(5)); b.writeInteger(UInt16(0))
+            b.writeBytes(Array(repeating: UInt8(ascii: "b"), count: 1022) + tail + [0x41, 0x00])
+            let packet = try TFTPPacket.decode(b)
+            guard case .error(_, let message) = packet else { Issue.record("not an error packet"); continue }
+            #expect(message.utf8.count <= 1024)
+            #expect(try TFTPPacket.decode(packet.encoded()) == packet)
+        }
+    }
+
     @Test func errorWithoutTerminatorStillDecodes() throws {
         #expect(try TFTPPacket.decode(ByteBuffer(bytes: [0, 5, 0, 8, 0x61, 0x62])) == .error(code: 8, message: "ab"))
     }

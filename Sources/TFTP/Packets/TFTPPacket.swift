@@ -124,7 +124,14 @@ extension TFTPPacket {
         // Modes and options must be valid UTF-8 (they are ASCII words): replacing bad bytes would
         // change the text, and a re-encoded packet would no longer match (found by the fuzzer).
         // Error text is only logged, so there bad bytes are replaced instead.
-        if lenient { return String(decoding: bytes.prefix(maxStringLength), as: UTF8.self) }
+        if lenient {
+            // A cut through a multi-byte sequence, or a replaced bad byte, can make the text longer
+            // in UTF-8 than the bytes it came from; trim whole characters so that a re-encoded
+            // packet reads back the same (fuzzer finding).
+            var text = String(decoding: bytes.prefix(maxStringLength), as: UTF8.self)
+            while text.utf8.count > maxStringLength { text.removeLast() }
+            return text
+        }
         return String(validating: bytes, as: UTF8.self)
     }
 
