@@ -83,7 +83,7 @@ struct ConfigLoader {
         }
         // Read before the interfaces, which inherit from it whatever the key order.
         if let n = top["tftp"], let f = fields(n, path: "tftp", allowed: ConfigKeys.tftp) {
-            topRootWritten = f.values["root"] != nil
+            topRootWritten = f.pair("root") != nil
             var settings = config.tftp
             decodeTFTP(f, into: &settings)
             config.tftp = settings
@@ -159,7 +159,7 @@ struct ConfigLoader {
             if !on { return nil }
         case .mapping:
             guard let f = fields(node, path: path, allowed: ConfigKeys.tftp) else { return nil }
-            rootOverridden = f.values["root"] != nil
+            rootOverridden = f.pair("root") != nil
             decodeTFTP(f, into: &settings)
         case .sequence:
             fail(node.mark, path, "expected true, false or a mapping of TFTP settings, found a list")
@@ -233,6 +233,8 @@ struct ConfigLoader {
 
     private mutating func decodeHosts(_ node: YAMLNode) {
         guard let items = list(node, "hosts") else { return }
+        config.hosts.reserveCapacity(items.count)
+        hosts.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
             let path = "hosts[\(i)]"
             if item.isNull {
@@ -268,12 +270,28 @@ struct ConfigLoader {
     struct Fields {
         let node: YAMLNode
         let path: String
-        /// The mapping's pairs by key. A short list rather than a dictionary: schema mappings hold
-        /// a handful of keys, and a file with 10,000 host entries would build 10,000 hash tables.
-        var values = SmallMap()
+        /// The mapping's pairs, searched linearly: schema mappings hold a handful of keys (the YAML
+        /// layer has already dropped duplicates), and a file with 10,000 host entries would
+        /// otherwise build 10,000 lookup tables.
+        private let pairs: [YAMLNode.Pair]
+        /// Unknown keys were reported when the fields were read; they never read as present.
+        private let allowed: [String]
+
+        init(node: YAMLNode, path: String, allowed: [String]) {
+            self.node = node
+            self.path = path
+            self.allowed = allowed
+            if case .mapping(let pairs) = node.content { self.pairs = pairs } else { self.pairs = [] }
+        }
+
+        /// The pair for `key`, null value or not.
+        func pair(_ key: String) -> YAMLNode.Pair? {
+            for p in pairs where p.key.scalarValue == key { return allowed.contains(key) ? p : nil }
+            return nil
+        }
 
         subscript(key: String) -> YAMLNode? {
-            guard let v = values[key]?.value, !v.isNull else { return nil }
+            guard let v = pair(key)?.value, !v.isNull else { return nil }
             return v
         }
 
@@ -283,8 +301,7 @@ struct ConfigLoader {
     /// Reads a mapping, reporting unknown keys at the key. A null node is an empty section.
     mutating func fields(_ node: YAMLNode, path: String, allowed: [String],
                          elsewhere: [String: String] = [:]) -> Fields? {
-        var f = Fields(node: node, path: path)
-        if node.isNull { return f }
+        if node.isNull { return Fields(node: node, path: path, allowed: allowed) }
         guard case .mapping(let pairs) = node.content else {
             fail(node.mark, path, "expected a mapping, found \(node.kindDescription)")
             return nil
@@ -294,18 +311,16 @@ struct ConfigLoader {
                 fail(pair.key.mark, path, "a key must be a plain value, found \(pair.key.kindDescription)")
                 continue
             }
-            if allowed.contains(key) {
-                f.values[key] = pair
-            } else {
+            if !allowed.contains(key) {
                 fail(pair.key.mark, path, Self.unknownKeyMessage(key, allowed: allowed, elsewhere: elsewhere))
             }
         }
-        return f
+        return Fields(node: node, path: path, allowed: allowed)
     }
 
     mutating func require(_ f: Fields, _ key: String) -> YAMLNode? {
         if let v = f[key] { return v }
-        if let pair = f.values[key] {
+        if let pair = f.pair(key) {
             fail(pair.key.mark, f.path(key), "a value is required")
         } else {
             fail(f.node.mark, f.path, "missing required key '\(key)'")
@@ -357,20 +372,4 @@ struct ConfigLoader {
     }
 
     func resolve(_ path: String) -> String { PXEConfig.resolve(path, against: baseDirectory) }
-}
-
-/// A few key/value pairs looked up linearly (keys are unique: the YAML layer rejects duplicates).
-struct SmallMap {
-    private var entries: [(key: String, pair: YAMLNode.Pair)] = []
-
-    subscript(key: String) -> YAMLNode.Pair? {
-        get { entries.first(where: { $0.key == key })?.pair }
-        set {
-            if let i = entries.firstIndex(where: { $0.key == key }) {
-                if let newValue { entries[i].pair = newValue } else { entries.remove(at: i) }
-            } else if let newValue {
-                entries.append((key, newValue))
-            }
-        }
-    }
 }

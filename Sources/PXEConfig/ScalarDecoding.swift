@@ -168,7 +168,7 @@ extension ConfigLoader {
 
     /// A boot file name or URL handed to clients.
     mutating func bootFile(_ f: Fields, _ key: String) -> String? {
-        guard let n = f.values[key]?.value else { return nil }
+        guard let n = f.pair(key)?.value else { return nil }
         // An explicitly empty name ("") is a mistake; `key:` with nothing after it just means unset.
         if n.isNull { return nil }
         guard let s = string(n, f.path(key)) else { return nil }

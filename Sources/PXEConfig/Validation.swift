@@ -159,35 +159,37 @@ extension ConfigLoader {
 
     /// Reservations: unique MACs and IPs, each IP inside a configured subnet and not in its dynamic range.
     private mutating func checkHosts() {
-        var byMAC: [MACAddress: HostSource] = [:]
-        var byIP: [IPv4Address: HostSource] = [:]
+        // Indexes, not copies: this runs over every reservation on every reload.
+        var byMAC: [MACAddress: Int] = [:]
+        var byIP: [IPv4Address: Int] = [:]
         byMAC.reserveCapacity(hosts.count)
         byIP.reserveCapacity(hosts.count)
-        for h in hosts {
-            if let other = byMAC[h.host.mac] {
-                fail(h.macMark, "\(h.path).mac", "duplicate MAC \(h.host.mac) (already used by the host at line \(other.mark.line))")
+        for i in hosts.indices {
+            let mac = hosts[i].host.mac
+            if let other = byMAC[mac] {
+                fail(hosts[i].macMark, "\(hosts[i].path).mac", "duplicate MAC \(mac) (already used by the host at line \(hosts[other].mark.line))")
             } else {
-                byMAC[h.host.mac] = h
+                byMAC[mac] = i
             }
-            guard let ip = h.host.ip, let ipMark = h.ipMark else { continue }
-            let path = "\(h.path).ip"
+            guard let ip = hosts[i].host.ip, let ipMark = hosts[i].ipMark else { continue }
             if let other = byIP[ip] {
-                fail(ipMark, path, "duplicate IP \(ip) (already used by the host at line \(other.mark.line))")
+                fail(ipMark, "\(hosts[i].path).ip", "duplicate IP \(ip) (already used by the host at line \(hosts[other].mark.line))")
             } else {
-                byIP[ip] = h
+                byIP[ip] = i
             }
-            let containing = pools.filter { $0.pool.subnet.contains(ip) }
-            if containing.isEmpty {
-                fail(ipMark, path, "\(ip) is not inside any configured DHCP subnet")
-            }
-            for p in containing {
-                if let problem = Self.placement(of: ip, in: p.pool.subnet) {
-                    fail(ipMark, path, problem)
-                } else if let owner = p.owner, owner.address == ip {
-                    fail(ipMark, path, "\(ip) is the address of interface \(owner.interface)")
-                } else if p.rangeContains(ip) && !h.host.allowInRange {
-                    fail(ipMark, path, "\(ip) is inside the dynamic range \(p.rangeText) of \(p.path); set allow-in-range: true to reserve it anyway")
+            var inSomeSubnet = false
+            for k in pools.indices where pools[k].pool.subnet.contains(ip) {
+                inSomeSubnet = true
+                if let problem = Self.placement(of: ip, in: pools[k].pool.subnet) {
+                    fail(ipMark, "\(hosts[i].path).ip", problem)
+                } else if let owner = pools[k].owner, owner.address == ip {
+                    fail(ipMark, "\(hosts[i].path).ip", "\(ip) is the address of interface \(owner.interface)")
+                } else if pools[k].rangeContains(ip) && !hosts[i].host.allowInRange {
+                    fail(ipMark, "\(hosts[i].path).ip", "\(ip) is inside the dynamic range \(pools[k].rangeText) of \(pools[k].path); set allow-in-range: true to reserve it anyway")
                 }
+            }
+            if !inSomeSubnet {
+                fail(ipMark, "\(hosts[i].path).ip", "\(ip) is not inside any configured DHCP subnet")
             }
         }
     }

@@ -185,42 +185,37 @@ private struct TreeBuilder {
         let anchor: String?
         /// `nodeCount` when the collection started, to size it for alias expansion.
         let nodesBefore: Int
-        /// For a mapping: key, value, key, value, ...
+        /// A sequence's items.
         var items: [YAMLNode] = []
+        /// A mapping's pairs, built as each value arrives: no second pass over a flat list.
+        var pairs: [YAMLNode.Pair] = []
+        /// A mapping's key waiting for its value.
+        var pendingKey: YAMLNode? = nil
+        /// The pending key repeats an earlier one: its value is dropped (the first one wins).
+        var pendingKeyIsDuplicate = false
+        /// A `<<` merge key was seen; applied when the mapping ends.
+        var hasMerge = false
         /// Mapping keys by name, built only once a mapping grows past `linearKeyLimit` keys:
         /// most mappings hold a handful, and a hash table for each of 10,000 host entries would
         /// dominate the parse of a large file.
         var keyIndex: [String: YAMLNode.Mark]? = nil
-        /// Item indexes of duplicate keys, dropped (with their values) when the mapping ends.
-        var duplicateKeyIndexes: Set<Int> = []
 
         static let linearKeyLimit = 32
 
-        /// Where an earlier, non-duplicate key of this name is.
+        /// Where an earlier key of this name is.
         func firstMark(ofKey name: String) -> YAMLNode.Mark? {
             if let keyIndex { return keyIndex[name] }
-            var i = 0
-            while i < items.count {
-                if !duplicateKeyIndexes.contains(i), items[i].scalarValue == name, !TreeBuilder.isMergeKey(items[i]) {
-                    return items[i].mark
-                }
-                i += 2
-            }
+            for p in pairs where p.key.scalarValue == name && !TreeBuilder.isMergeKey(p.key) { return p.key.mark }
             return nil
         }
 
         mutating func indexKey(_ name: String, at mark: YAMLNode.Mark) {
             if keyIndex != nil {
                 keyIndex![name] = mark
-            } else if items.count / 2 >= Frame.linearKeyLimit {
+            } else if pairs.count >= Frame.linearKeyLimit {
                 var index: [String: YAMLNode.Mark] = [name: mark]
-                var i = 0
-                while i < items.count {
-                    if !duplicateKeyIndexes.contains(i), !TreeBuilder.isMergeKey(items[i]), let key = items[i].scalarValue,
-                       index[key] == nil {
-                        index[key] = items[i].mark
-                    }
-                    i += 2
+                for p in pairs where !TreeBuilder.isMergeKey(p.key) {
+                    if let key = p.key.scalarValue, index[key] == nil { index[key] = p.key.mark }
                 }
                 keyIndex = index
             }
@@ -242,7 +237,7 @@ private struct TreeBuilder {
         var out = ""
         for frame in stack {
             if frame.isMapping {
-                if frame.items.count % 2 == 1, let key = frame.items.last?.scalarValue {
+                if let key = frame.pendingKey?.scalarValue {
                     out += out.isEmpty ? key : "." + key
                 }
             } else {
@@ -262,16 +257,32 @@ private struct TreeBuilder {
             if root == nil { root = node }
             return
         }
-        // Keys are checked as they arrive, so a later syntax error does not hide a duplicate before it.
-        if stack[top].isMapping, stack[top].items.count % 2 == 0, !Self.isMergeKey(node), let name = node.scalarValue {
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
+        }
+        if let key = stack[top].pendingKey {
+            // A value: pair it with its key, unless the key was a duplicate.
+            stack[top].pendingKey = nil
+            if stack[top].pendingKeyIsDuplicate {
+                stack[top].pendingKeyIsDuplicate = false
+            } else {
+                stack[top].pairs.append(YAMLNode.Pair(key: key, value: node))
+            }
+            return
+        }
+        // A key. Checked as it arrives, so a later syntax error does not hide a duplicate before it.
+        if Self.isMergeKey(node) {
+            stack[top].hasMerge = true
+        } else if let name = node.scalarValue {
             if let first = stack[top].firstMark(ofKey: name) {
                 error(at: node.mark, path: path, "duplicate key '\(name)' (first defined at line \(first.line))")
-                stack[top].duplicateKeyIndexes.insert(stack[top].items.count)
+                stack[top].pendingKeyIsDuplicate = true
             } else {
                 stack[top].indexKey(name, at: node.mark)
             }
         }
-        stack[top].items.append(node)
+        stack[top].pendingKey = node
     }
 
     static func isMergeKey(_ node: YAMLNode) -> Bool {
@@ -309,59 +320,62 @@ private struct TreeBuilder {
             return false
         }
         nodeCount += 1
-        stack.append(Frame(isMapping: mapping, mark: mark, tag: tag, anchor: anchor, nodesBefore: nodeCount))
+        var frame = Frame(isMapping: mapping, mark: mark, tag: tag, anchor: anchor, nodesBefore: nodeCount)
+        // Room for a host entry's pairs up front: growing 1, 2, 4 costs three allocations.
+        if mapping { frame.pairs.reserveCapacity(4) }
+        stack.append(frame)
         return true
     }
 
     mutating func end() {
         guard let frame = stack.popLast() else { return }
         let size = nodeCount - frame.nodesBefore + 1
-        let content: YAMLNode.Content = frame.isMapping ? .mapping(pairs(of: frame)) : .sequence(frame.items)
+        let content: YAMLNode.Content
+        if frame.isMapping {
+            content = .mapping(frame.hasMerge ? merged(frame) : frame.pairs)
+        } else {
+            content = .sequence(frame.items)
+        }
         attach(YAMLNode(content, mark: frame.mark, tag: frame.tag), anchor: frame.anchor, size: size)
     }
 
-    /// Pairs of a finished mapping: duplicates dropped (the first one wins) and `<<` merge keys applied.
-    private mutating func pairs(of frame: Frame) -> [YAMLNode.Pair] {
+    /// Pairs of a finished mapping with `<<` merge keys applied.
+    private mutating func merged(_ frame: Frame) -> [YAMLNode.Pair] {
         var explicit: [YAMLNode.Pair] = []
         var merges: [(at: Int, sources: [YAMLNode])] = []
-
-        var i = 0
-        while i + 1 < frame.items.count {
-            let key = frame.items[i], value = frame.items[i + 1]
-            defer { i += 2 }
-            if frame.duplicateKeyIndexes.contains(i) { continue }
-            if Self.isMergeKey(key) {
-                switch value.content {
-                case .mapping:
-                    merges.append((explicit.count, [value]))
-                case .sequence(let items) where items.allSatisfy({ if case .mapping = $0.content { true } else { false } }):
-                    merges.append((explicit.count, items))
-                default:
-                    // The frame is already popped, so `path` is the mapping's own.
-                    error(at: value.mark, path: path, "'<<' (merge) needs a mapping or a list of mappings")
-                }
+        for pair in frame.pairs {
+            guard Self.isMergeKey(pair.key) else {
+                explicit.append(pair)
                 continue
             }
-            explicit.append(YAMLNode.Pair(key: key, value: value))
+            switch pair.value.content {
+            case .mapping:
+                merges.append((explicit.count, [pair.value]))
+            case .sequence(let items) where items.allSatisfy({ if case .mapping = $0.content { true } else { false } }):
+                merges.append((explicit.count, items))
+            default:
+                // The frame is already popped, so `path` is the mapping's own.
+                error(at: pair.value.mark, path: path, "'<<' (merge) needs a mapping or a list of mappings")
+            }
         }
         guard !merges.isEmpty else { return explicit }
 
         // Explicit keys win over merged ones; among merged sources the earlier one wins.
         var taken = Set(explicit.compactMap { $0.key.scalarValue })
-        var merged: [Int: [YAMLNode.Pair]] = [:]
+        var mergedAt: [Int: [YAMLNode.Pair]] = [:]
         for merge in merges {
             for source in merge.sources {
                 guard case .mapping(let sourcePairs) = source.content else { continue }
                 for pair in sourcePairs {
                     guard let name = pair.key.scalarValue, !taken.contains(name) else { continue }
                     taken.insert(name)
-                    merged[merge.at, default: []].append(pair)
+                    mergedAt[merge.at, default: []].append(pair)
                 }
             }
         }
         var result: [YAMLNode.Pair] = []
         for index in 0...explicit.count {
-            result += merged[index] ?? []
+            result += mergedAt[index] ?? []
             if index < explicit.count { result.append(explicit[index]) }
         }
         return result

@@ -20,6 +20,7 @@ public enum Daemon {
 
     public static func run(configuration: PXEConfiguration, configPath: String?, logger: Logger) async throws {
         ignoreSignalsEarly()
+        keepFreedMemoryForReloads()
         let supervisor = Supervisor(configuration: configuration, configPath: configPath, logger: logger)
         do {
             try await supervisor.start()
@@ -38,6 +39,25 @@ public enum Daemon {
         try await group.run()
     }
 }
+
+extension Daemon {
+    /// A reload builds the new configuration while the old one is still alive, then frees the old
+    /// one. By default glibc hands the freed top of the heap back to the kernel, so every reload
+    /// page-faults it in again (about a tenth of the parse time of a 10,000-host file). Keep up
+    /// to 64 MiB of freed memory for the next reload instead.
+    static func keepFreedMemoryForReloads() {
+        #if canImport(Glibc)
+        _ = pxed_mallopt(-1 /* M_TRIM_THRESHOLD */, 64 << 20)
+        _ = pxed_mallopt(-3 /* M_MMAP_THRESHOLD */, 16 << 20)
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+// <malloc.h> is not part of Swift's Glibc module; mallopt(3) takes and returns C ints.
+@_silgen_name("mallopt")
+private func pxed_mallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
 
 /// Holds the engines until shutdown, then drains them.
 struct EngineService: Service {
