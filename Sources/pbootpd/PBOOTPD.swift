@@ -16,43 +16,15 @@ struct PBOOTPD: AsyncParsableCommand {
         abstract: "Serve BOOTP to reserved hosts on one interface.",
         discussion: "Only MAC addresses given with --host are answered; BOOTP has no dynamic leases here.")
 
-    @Option(name: [.short, .customLong("tftp-server")], help: "Next-server (TFTP) address (default: the interface address).")
-    var tftpServer: String?
-
-    @Option(name: [.short, .long], help: "Router (option 3) to hand out.")
-    var gateway: String?
-
     @Option(name: .customLong("host"), help: "A reservation MAC=IP, for example 52:54:00:12:34:56=10.0.0.20 (repeatable).")
     var hosts: [String] = []
 
     @Option(name: .customLong("tftp-root"), help: "TFTP root; when given, replies carry the boot file size (option 13).")
     var tftpRoot: String?
 
-    @Option(name: [.short, .long], help: "UDP port to listen on.")
-    var port: Int = 67
-
-    @Flag(name: [.short, .long], help: "Log every packet.")
-    var verbose = false
-
-    @Flag(name: [.short, .long], help: "Accepted for parity with the TFTP tools; BOOTP has no TFTP options.")
-    var rfc1350 = false
-
-    @Argument(help: "Interface to serve (for example eth0).")
-    var interface: String
-
-    @Argument(help: "Boot file name handed to clients.")
-    var bootfile: String
+    @OptionGroup var common: BootServerOptions
 
     func validate() throws {
-        guard !interface.isEmpty, interface.utf8.count <= 15, !interface.contains("/") else {
-            throw ValidationError("'\(interface)' is not a valid interface name (1-15 characters)")
-        }
-        guard !bootfile.isEmpty, bootfile.utf8.count <= 127 else {
-            throw ValidationError("the boot file name must be 1-127 bytes")
-        }
-        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1...65535") }
-        if let t = tftpServer, IPv4Address(t) == nil { throw ValidationError("--tftp-server: '\(t)' is not an IPv4 address") }
-        if let g = gateway, IPv4Address(g) == nil { throw ValidationError("--gateway: '\(g)' is not an IPv4 address") }
         _ = try parseHosts()
     }
 
@@ -71,9 +43,8 @@ struct PBOOTPD: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        var logger = Logger(label: "pbootpd")
-        logger.logLevel = verbose ? .debug : .info
+        let logger = common.logger(label: "pbootpd")
+        let interface = common.interface, bootfile = common.bootfile
         guard let nic = try DHCPInterfaceAddress.lookup(interface) else {
             logger.error("interface \(interface) has no IPv4 address (or does not exist)")
             throw ExitCode(69)
@@ -85,12 +56,12 @@ struct PBOOTPD: AsyncParsableCommand {
         }
         var boot = BootTable()
         boot.default = bootfile
-        boot.nextServer = tftpServer.flatMap { IPv4Address($0) }
+        boot.nextServer = try common.tftpServerAddress()
         let settings = DHCPServiceConfig(
             interfaceName: interface, serverAddress: nic.address, interfaceNetwork: nic.network, pool: nil,
-            bootp: true, bootpRouter: gateway.flatMap { IPv4Address($0) }, hosts: reservations, boot: boot,
+            bootp: true, bootpRouter: try common.gatewayAddress(), hosts: reservations, boot: boot,
             tftpRoot: tftpRoot)
-        let listener = try await DHCPListener.start(settings: settings, port: UInt16(port), leases: nil, logger: logger)
+        let listener = try await DHCPListener.start(settings: settings, port: UInt16(common.port), leases: nil, logger: logger)
         logger.info("BOOTP on \(interface) (\(nic.address)) for \(reservations.count) host(s), boot file \(bootfile)")
         // SIGTERM/SIGINT stop it (shared with ptftpd: swift-service-lifecycle's signal handling).
         let finalLogger = logger

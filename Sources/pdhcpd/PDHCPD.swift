@@ -20,26 +20,14 @@ struct PDHCPD: AsyncParsableCommand {
             The router option defaults to this server's address (use -g to name the real gateway).
             """)
 
-    @Option(name: [.short, .customLong("tftp-server")], help: "Next-server (TFTP) address (default: the interface address).")
-    var tftpServer: String?
-
-    @Option(name: [.short, .long], help: "Router (option 3) to hand out (default: the interface address).")
-    var gateway: String?
-
     @Flag(name: [.short, .customLong("answer-all")], help: "Answer every DHCP client, not only PXE clients.")
     var answerAll = false
 
     @Option(name: [.short, .customLong("name-server")], help: "DNS server to hand out (repeatable).")
     var nameServers: [String] = []
 
-    @Flag(name: [.short, .long], help: "Accepted for parity with the TFTP tools; DHCP has no TFTP options.")
-    var rfc1350 = false
-
     @Option(help: "Dynamic range A-B (default: the interface's subnet, minus this server).")
     var range: String?
-
-    @Option(name: [.short, .long], help: "UDP port to listen on.")
-    var port: Int = 67
 
     @Option(name: .customLong("lease-file"), help: "Lease database path.")
     var leaseFile = "/var/lib/pxed/leases"
@@ -47,35 +35,13 @@ struct PDHCPD: AsyncParsableCommand {
     @Option(name: .customLong("lease-time"), help: "Lease time in seconds.")
     var leaseTime: Int = 3600
 
-    @Flag(name: [.short, .long], help: "Log every packet.")
-    var verbose = false
-
-    @Argument(help: "Interface to serve (for example eth0).")
-    var interface: String
-
-    @Argument(help: "Boot file name handed to clients.")
-    var bootfile: String
+    @OptionGroup var common: BootServerOptions
 
     func validate() throws {
-        guard !interface.isEmpty, interface.utf8.count <= 15, !interface.contains("/") else {
-            throw ValidationError("'\(interface)' is not a valid interface name (1-15 characters)")
-        }
-        guard !bootfile.isEmpty, bootfile.utf8.count <= 127 else {
-            throw ValidationError("the boot file name must be 1-127 bytes")
-        }
-        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1...65535") }
         guard (60...0x7FFF_FFFF).contains(leaseTime) else { throw ValidationError("--lease-time must be at least 60 seconds") }
-        _ = try parseAddress(tftpServer, option: "--tftp-server")
-        _ = try parseAddress(gateway, option: "--gateway")
-        for ns in nameServers { _ = try parseAddress(ns, option: "--name-server") }
+        for ns in nameServers { _ = try BootServerOptions.address(ns, option: "--name-server") }
         _ = try parseRange()
         guard !leaseFile.isEmpty else { throw ValidationError("--lease-file must not be empty") }
-    }
-
-    func parseAddress(_ text: String?, option: String) throws -> IPv4Address? {
-        guard let text else { return nil }
-        guard let a = IPv4Address(text) else { throw ValidationError("\(option): '\(text)' is not an IPv4 address") }
-        return a
     }
 
     func parseRange() throws -> (IPv4Address, IPv4Address)? {
@@ -89,9 +55,8 @@ struct PDHCPD: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        var logger = Logger(label: "pdhcpd")
-        logger.logLevel = verbose ? .debug : .info
+        let logger = common.logger(label: "pdhcpd")
+        let interface = common.interface, bootfile = common.bootfile, port = common.port
 
         guard let nic = try DHCPInterfaceAddress.lookup(interface) else {
             logger.error("interface \(interface) has no IPv4 address (or does not exist)")
@@ -114,8 +79,8 @@ struct PDHCPD: AsyncParsableCommand {
         }
 
         var pool = DHCPPoolConfig(subnet: subnet, rangeStart: start, rangeEnd: end)
-        pool.router = try parseAddress(gateway, option: "--gateway") ?? nic.address
-        pool.dns = try nameServers.compactMap { try parseAddress($0, option: "--name-server") }
+        pool.router = try common.gatewayAddress() ?? nic.address
+        pool.dns = try nameServers.compactMap { try BootServerOptions.address($0, option: "--name-server") }
         pool.pxeOnly = !answerAll
         pool.port = UInt16(port)
         pool.leaseTime = leaseTime
@@ -126,7 +91,7 @@ struct PDHCPD: AsyncParsableCommand {
         config.leaseFile = leaseFile
         config.interfaces = [iface]
         config.boot.default = bootfile
-        config.boot.nextServer = try parseAddress(tftpServer, option: "--tftp-server")
+        config.boot.nextServer = try common.tftpServerAddress()
         let settings = DHCPServiceConfig(configuration: config, interface: iface, serverAddress: nic.address,
                                          tftpRoot: nil, interfaceNetwork: subnet)
 
