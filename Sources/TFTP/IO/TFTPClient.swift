@@ -203,8 +203,7 @@ final class ClientHandler: ChannelInboundHandler {
     private let promise: EventLoopPromise<TFTPTransferResult>
     private let progress: TFTPClient.Progress?
     private let knownSize: Int?
-    private var timer: Scheduled<Void>?
-    private var timerAt: NIODeadline?
+    private var timer = SessionTimer()
     private var started = NIODeadline.now()
     private var done = false
     private var lastReported = 0
@@ -232,8 +231,8 @@ final class ClientHandler: ChannelInboundHandler {
             server = from      // the server's transfer ID
             tidKnown = true
         } else if from != server {
-            let err = TFTPPacket.error(.unknownTransferID, "unknown transfer ID").encoded(allocator: context.channel.allocator)
-            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: from, data: err)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(TFTPPacket.unknownTransferIDReply(to: from, allocator: context.channel.allocator)),
+                                  promise: nil)
             return
         }
         guard !done, let packet = try? TFTPPacket.decode(envelope.data) else { return }
@@ -246,7 +245,7 @@ final class ClientHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
+        timer.cancel()
         if !done {
             done = true
             promise.fail(TFTPClientError.transfer(.failed("socket closed")))
@@ -271,7 +270,7 @@ final class ClientHandler: ChannelInboundHandler {
         case .finish(let outcome, let packets):
             write(packets, context: context)
             done = true
-            timer?.cancel()
+            timer.cancel()
             let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1e9
             reportProgress()
             promise.succeed(TFTPTransferResult(bytes: session.stats.bytes, duration: elapsed, parameters: session.parameters,
@@ -289,14 +288,10 @@ final class ClientHandler: ChannelInboundHandler {
     }
 
     private func armTimer(context: ChannelHandlerContext) {
-        guard let deadline = session.nextDeadline else { return }
-        if let at = timerAt, at <= deadline { return }
-        timer?.cancel()
-        timerAt = deadline
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+        timer.arm(session.nextDeadline, on: context.eventLoop) {
             let (handler, ctx) = bound.value
-            handler.timerAt = nil
+            handler.timer.fired()
             guard !handler.done else { return }
             handler.run(handler.session.tick(now: .now()), context: ctx)
         }

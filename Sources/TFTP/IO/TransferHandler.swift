@@ -18,8 +18,7 @@ final class TransferHandler: ChannelInboundHandler {
     private let isRead: Bool
     private var transfer: PreparedTransfer
     private let gso: Bool
-    private var timer: Scheduled<Void>?
-    private var timerAt: NIODeadline?
+    private var timer = SessionTimer()
     private var started = NIODeadline.now()
     private var progressed = false
     private var done = false
@@ -46,9 +45,8 @@ final class TransferHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         guard envelope.remoteAddress == peer else {
-            // RFC 1350: a packet from another TID gets ERROR 5 and the transfer is left alone.
-            let err = TFTPPacket.error(.unknownTransferID, "unknown transfer ID").encoded(allocator: context.channel.allocator)
-            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: err)), promise: nil)
+            let reply = TFTPPacket.unknownTransferIDReply(to: envelope.remoteAddress, allocator: context.channel.allocator)
+            context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
             return
         }
         guard let packet = try? TFTPPacket.decode(envelope.data) else { return }
@@ -62,7 +60,7 @@ final class TransferHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
+        timer.cancel()
         if !done {
             // Closed from outside: evicted when the table was full, or the server stopped.
             finish(.failed("closed by server"), context: context, closeChannel: false)
@@ -146,21 +144,15 @@ final class TransferHandler: ChannelInboundHandler {
     }
 
     private func armTimer(context: ChannelHandlerContext) {
-        guard let deadline = transfer.session.nextDeadline else { return }
-        // Keep an earlier timer: when it fires, tick() sees the later deadline and we re-arm.
-        if let at = timerAt, at <= deadline { return }
-        timer?.cancel()
-        timerAt = deadline
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+        timer.arm(transfer.session.nextDeadline, on: context.eventLoop) {
             let (handler, ctx) = bound.value
             handler.timerFired(context: ctx)
         }
     }
 
     private func timerFired(context: ChannelHandlerContext) {
-        timerAt = nil
-        timer = nil
+        timer.fired()
         guard !done else { return }
         run(transfer.session.tick(now: .now()), context: context)
     }
@@ -168,8 +160,7 @@ final class TransferHandler: ChannelInboundHandler {
     private func finish(_ outcome: TransferOutcome, context: ChannelHandlerContext, closeChannel: Bool) {
         guard !done else { return }
         done = true
-        timer?.cancel()
-        timer = nil
+        timer.cancel()
         close(transfer.fd)
         if let upload = transfer.upload { unlink(upload.temp) }
         let stats = transfer.session.stats
