@@ -122,30 +122,52 @@ once() {
     echo "$s"
 }
 
-# measure CLIENT:PORT...: REPS rounds, each running every CLIENT:PORT once in turn (so a load
-# spike hits all of them alike). Sets MBPS[CLIENT:PORT] to the median MB/s (10^6 bytes/s), or
-# "fail" if any repetition failed (that pair is not retried).
-declare -A MBPS
-measure() {
-    local r pair s
+# rounds RESULT FN KEY...: REPS rounds, each running `FN KEY` once for every KEY in turn (so a load
+# spike hits all of them alike). FN prints seconds or "fail". Sets RESULT[KEY] to the median, or
+# "fail" if any repetition failed (that key is not retried).
+rounds() {
+    local -n result=$1
+    local fn=$2 r key s
+    shift 2
     declare -A times=()
-    for pair in "$@"; do times[$pair]=""; MBPS[$pair]=""; done
+    for key in "$@"; do times[$key]=""; result[$key]=""; done
     for r in $(seq "$REPS"); do
-        for pair in "$@"; do
-            [ "${MBPS[$pair]}" = fail ] && continue
-            s=$(once "${pair%%:*}" "${pair##*:}")
+        for key in "$@"; do
+            [ "${result[$key]}" = fail ] && continue
+            s=$($fn "$key")
             if [ "$s" = fail ]; then
-                echo "# ${pair%%:*} -> port ${pair##*:}: repetition $r failed ($(tail -n 1 "$TMP/last.out" | cut -c1-120))" >&2
-                MBPS[$pair]=fail
+                echo "# $key: repetition $r failed" >&2
+                result[$key]=fail
             else
-                times[$pair]="${times[$pair]} $s"
+                times[$key]="${times[$key]} $s"
             fi
         done
     done
-    for pair in "$@"; do
-        [ "${MBPS[$pair]}" = fail ] && continue
+    for key in "$@"; do
         # shellcheck disable=SC2086 # the list of times is split on purpose
-        MBPS[$pair]=$(python3 -c "print(f'{$BIG_BYTES / 1e6 / $(median ${times[$pair]}):.1f}')")
+        [ "${result[$key]}" = fail ] || result[$key]=$(median ${times[$key]})
+    done
+}
+
+# once_pair CLIENT:PORT: `once`, saying why when it fails.
+once_pair() {
+    local s
+    s=$(once "${1%%:*}" "${1##*:}")
+    [ "$s" = fail ] && echo "# ${1%%:*} -> port ${1##*:}: $(tail -n 1 "$TMP/last.out" | cut -c1-120)" >&2
+    echo "$s"
+}
+
+# measure CLIENT:PORT...: sets MBPS[CLIENT:PORT] to the median MB/s (10^6 bytes/s), or "fail".
+declare -A MBPS
+measure() {
+    local pair
+    declare -A secs=()
+    rounds secs once_pair "$@"
+    for pair in "$@"; do
+        case ${secs[$pair]} in
+            fail) MBPS[$pair]=fail ;;
+            *) MBPS[$pair]=$(python3 -c "print(f'{$BIG_BYTES / 1e6 / ${secs[$pair]}:.1f}')") ;;
+        esac
     done
 }
 
@@ -171,24 +193,9 @@ parallel_once() {
     fi
 }
 
-# parallel PORT...: sets WALL[PORT] to the median over REPS interleaved rounds, or "fail".
+# parallel PORT...: sets WALL[PORT] to the median wall time over REPS interleaved rounds, or "fail".
 declare -A WALL
-parallel() {
-    local r port s
-    declare -A times=()
-    for port in "$@"; do times[$port]=""; WALL[$port]=""; done
-    for r in $(seq "$REPS"); do
-        for port in "$@"; do
-            [ "${WALL[$port]}" = fail ] && continue
-            s=$(parallel_once "$port")
-            if [ "$s" = fail ]; then WALL[$port]=fail; else times[$port]="${times[$port]} $s"; fi
-        done
-    done
-    for port in "$@"; do
-        # shellcheck disable=SC2086
-        [ "${WALL[$port]}" = fail ] || WALL[$port]=$(median ${times[$port]})
-    done
-}
+parallel() { rounds WALL parallel_once "$@"; }
 
 ratio() { # A B -> A/B with 2 decimals, or "fail"
     case "$1$2" in *fail*) echo fail ;; *) python3 -c "print(f'{$1 / $2:.2f}')" ;; esac
