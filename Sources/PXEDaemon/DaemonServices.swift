@@ -21,6 +21,7 @@ public enum Daemon {
     public static func run(configuration: PXEConfiguration, configPath: String?, logger: Logger) async throws {
         ignoreSignalsEarly()
         keepFreedMemoryForReloads()
+        raiseOpenFileLimit()
         let supervisor = Supervisor(configuration: configuration, configPath: configPath, logger: logger)
         do {
             try await supervisor.start()
@@ -41,6 +42,20 @@ public enum Daemon {
 }
 
 extension Daemon {
+    /// Each TFTP transfer holds two sockets and a file, so the usual soft limit of 1,024
+    /// descriptors would cap a server below its default 500 sessions. Raise the soft limit to
+    /// the hard one (systemd's default hard limit is 524,288), up to 65,536.
+    public static func raiseOpenFileLimit() {
+        #if canImport(Glibc)
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 65_536)
+        guard limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = wanted
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        #endif
+    }
+
     /// A reload builds the new configuration while the old one is still alive, then frees the old
     /// one. By default glibc hands the freed top of the heap back to the kernel, so every reload
     /// page-faults it in again (about a tenth of the parse time of a 10,000-host file). Keep up

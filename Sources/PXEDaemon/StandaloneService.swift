@@ -26,6 +26,7 @@ public struct StandaloneService: Service {
     public static func runUntilSignalled(_ service: StandaloneService, logger: Logger) async throws {
         signal(SIGHUP, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
+        Daemon.raiseOpenFileLimit()
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))

@@ -26,12 +26,3 @@ struct SessionTimer {
         fired()
     }
 }
-
-extension TFTPPacket {
-    /// RFC 1350: a datagram from a TID other than the transfer's gets ERROR 5, and the transfer
-    /// carries on untouched.
-    static func unknownTransferIDReply(to address: SocketAddress, allocator: ByteBufferAllocator) -> AddressedEnvelope<ByteBuffer> {
-        AddressedEnvelope(remoteAddress: address,
-                          data: TFTPPacket.error(.unknownTransferID, "unknown transfer ID").encoded(allocator: allocator))
-    }
-}

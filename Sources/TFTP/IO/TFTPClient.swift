@@ -153,6 +153,7 @@ public struct TFTPClient: Sendable {
         let perDatagram = max(2048, (options.blockSize ?? 512) + 64)
         let vector = (options.windowSize ?? 1) > 1 && !options.rfc1350 ? 16 : 1
         let channel = try await DatagramBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 0)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: perDatagram * vector))
             .channelOption(.datagramVectorReadMessageCount, value: vector)
             .channelInitializer { ch in
@@ -230,6 +231,9 @@ final class ClientHandler: ChannelInboundHandler {
             guard from.ipAddress == server.ipAddress else { return }
             server = from      // the server's transfer ID
             tidKnown = true
+            // Replies are queued behind this read, so connecting now changes nothing for them.
+            let host = context.channel.localAddress?.ipAddress ?? "0.0.0.0"
+            _ = TransferSocket.connect(context.channel, to: from, localHost: host)
         } else if from != server {
             context.writeAndFlush(wrapOutboundOut(TFTPPacket.unknownTransferIDReply(to: from, allocator: context.channel.allocator)),
                                   promise: nil)
