@@ -25,6 +25,7 @@ final class TransferHandler: ChannelInboundHandler {
     /// After a successful upload: the final ACK to repeat if the client resends its last block.
     private var dallyAck: TFTPPacket?
     private var writeErrorLogged = false
+    private var sends = 0
 
     init(shared: TFTPServer.Shared, peer: SocketAddress, request: TFTPRequest, isRead: Bool,
          transfer: PreparedTransfer, gso: Bool) {
@@ -129,9 +130,12 @@ final class TransferHandler: ChannelInboundHandler {
     }
 
     /// A failed send is logged once per transfer (the retransmit timer still decides the outcome),
-    /// so a datagram the kernel refuses never fails silently.
+    /// so a datagram the kernel refuses never fails silently. Watching the first sends and then
+    /// every 64th is enough for that (a refusal such as EMSGSIZE repeats), and spares a promise
+    /// per datagram.
     private func writePromise(_ context: ChannelHandlerContext) -> EventLoopPromise<Void>? {
-        guard !writeErrorLogged else { return nil }
+        sends &+= 1
+        guard !writeErrorLogged, sends <= 8 || sends % 64 == 0 else { return nil }
         let promise = context.eventLoop.makePromise(of: Void.self)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         promise.futureResult.whenFailure { error in
