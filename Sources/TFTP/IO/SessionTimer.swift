@@ -7,9 +7,16 @@ struct SessionTimer {
     private var scheduled: Scheduled<Void>?
     private var at: NIODeadline?
 
+    /// Whether `arm` would schedule anything: callers check first, so that the common case
+    /// (an earlier timer is pending) costs no closure allocation per datagram.
+    func needsArming(for deadline: NIODeadline?) -> Bool {
+        guard let deadline else { return false }
+        if let at, at <= deadline { return false }
+        return true
+    }
+
     mutating func arm(_ deadline: NIODeadline?, on loop: any EventLoop, _ fire: @escaping @Sendable () -> Void) {
-        guard let deadline else { return }
-        if let at, at <= deadline { return }
+        guard needsArming(for: deadline), let deadline else { return }
         scheduled?.cancel()
         at = deadline
         scheduled = loop.scheduleTask(deadline: deadline, fire)

@@ -292,6 +292,7 @@ final class ClientHandler: ChannelInboundHandler {
     }
 
     private func armTimer(context: ChannelHandlerContext) {
+        guard timer.needsArming(for: session.nextDeadline) else { return }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer.arm(session.nextDeadline, on: context.eventLoop) {
             let (handler, ctx) = bound.value

@@ -148,6 +148,7 @@ final class TransferHandler: ChannelInboundHandler {
     }
 
     private func armTimer(context: ChannelHandlerContext) {
+        guard timer.needsArming(for: transfer.session.nextDeadline) else { return }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer.arm(transfer.session.nextDeadline, on: context.eventLoop) {
             let (handler, ctx) = bound.value
