@@ -163,4 +163,87 @@ struct Fixture {
         #expect(try await client.get("file").0 == Array("sibling".utf8))
         await server.stop(grace: .seconds(1))
     }
+
+    /// A plain UDP socket for the tests that play a peer by hand.
+    final class Probe: ChannelInboundHandler, @unchecked Sendable {
+        // @unchecked: `continuation` is set once before the channel is active and is thread-safe.
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        let received: AsyncStream<AddressedEnvelope<ByteBuffer>>
+        private let continuation: AsyncStream<AddressedEnvelope<ByteBuffer>>.Continuation
+        var channel: (any Channel)!
+
+        init() { (received, continuation) = AsyncStream.makeStream() }
+
+        static func open() async throws -> Probe {
+            let probe = Probe()
+            probe.channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { $0.pipeline.addHandler(probe) }
+                .bind(host: "127.0.0.1", port: 0).get()
+            return probe
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { continuation.yield(unwrapInboundIn(data)) }
+
+        func send(_ packet: TFTPPacket, to address: SocketAddress) async throws {
+            try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: packet.encoded()))
+        }
+
+        /// The next datagram, decoded, with its sender; fails after two seconds.
+        func next() async throws -> (TFTPPacket, SocketAddress) {
+            let stream = received
+            return try await withThrowingTaskGroup(of: (TFTPPacket, SocketAddress)?.self) { group in
+                group.addTask {
+                    for await e in stream { return (try TFTPPacket.decode(e.data), e.remoteAddress) }
+                    return nil
+                }
+                group.addTask { try await Task.sleep(nanoseconds: 2_000_000_000); return nil }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let got = first else { throw CancellationError() }
+                return got
+            }
+        }
+    }
+
+    // Transfer sockets are connected to their peer; a companion on the same port answers the rest.
+    @Test func serverAnswersAnotherTIDWithError5AndCarriesOn() async throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        _ = FileManager.default.createFile(atPath: f.root + "/three", contents: Data(count: 1200))
+        let server = try await startServer(f)
+        let client = try await Probe.open(), stranger = try await Probe.open()
+        try await client.send(.readRequest(TFTPRequest(filename: "three", mode: .octet)), to: server.listenAddress)
+        let (first, tid) = try await client.next()
+        guard case .data(1, _) = first else { Issue.record("expected DATA 1, got \(first)"); return }
+        try await stranger.send(.ack(block: 1), to: tid)
+        let (answer, from) = try await stranger.next()
+        #expect(answer == .error(.unknownTransferID, "unknown transfer ID"))
+        #expect(from == tid)
+        try await client.send(.ack(block: 1), to: tid)
+        let (second, _) = try await client.next()
+        guard case .data(2, _) = second else { Issue.record("expected DATA 2, got \(second)"); return }
+        try await client.channel.close()
+        try await stranger.channel.close()
+        await server.stop(grace: .milliseconds(100))
+    }
+
+    @Test func clientAnswersAnotherTIDWithError5AndCarriesOn() async throws {
+        let fakeServer = try await Probe.open(), stranger = try await Probe.open()
+        var options = TFTPClientOptions()
+        options.rfc1350 = true
+        let client = TFTPClient(host: "127.0.0.1", port: fakeServer.channel.localAddress!.port!, options: options)
+        let download = Task { try await client.get("x") }
+        let (request, clientAddress) = try await fakeServer.next()
+        guard case .readRequest = request else { Issue.record("expected RRQ, got \(request)"); return }
+        try await fakeServer.send(.data(block: 1, payload: ByteBuffer(repeating: 0x61, count: 512)), to: clientAddress)
+        #expect(try await fakeServer.next().0 == .ack(block: 1))
+        try await stranger.send(.data(block: 2, payload: ByteBuffer(string: "x")), to: clientAddress)
+        let (answer, from) = try await stranger.next()
+        #expect(answer == .error(.unknownTransferID, "unknown transfer ID"))
+        #expect(from == clientAddress)
+        try await fakeServer.send(.data(block: 2, payload: ByteBuffer(string: "end")), to: clientAddress)
+        let (bytes, _) = try await download.value
+        #expect(bytes.count == 515)
+        try await fakeServer.channel.close()
+        try await stranger.channel.close()
+    }
 }
