@@ -1,4 +1,5 @@
 import ArgumentParser
+import DHCP
 import Logging
 import PXEConfig
 
@@ -47,6 +48,26 @@ public struct BootServerOptions: ParsableArguments {
         guard let text else { return nil }
         guard let a = IPv4Address(text) else { throw ValidationError("\(option): '\(text)' is not an IPv4 address") }
         return a
+    }
+
+    /// The interface's address and subnet; exits 69 (EX_UNAVAILABLE) when it has none.
+    public func interfaceAddress(logger: Logger) throws -> DHCPInterfaceAddress {
+        guard let nic = try DHCPInterfaceAddress.lookup(interface) else {
+            logger.error("interface \(interface) has no IPv4 address (or does not exist)")
+            throw ExitCode(69)
+        }
+        return nic
+    }
+
+    /// Serves with `listener` until SIGTERM/SIGINT (swift-service-lifecycle's signal handling,
+    /// as in ptftpd), then stops it and logs `summary` of its counters.
+    public static func serveUntilSignalled(_ listener: DHCPListener, logger: Logger,
+                                           summary: @escaping @Sendable (DHCPStats) -> String) async throws {
+        let service = StandaloneService(start: {}, stop: {
+            await listener.stop()
+            logger.info("\(summary(listener.stats))")
+        })
+        try await StandaloneService.runUntilSignalled(service, logger: logger)
     }
 
     /// A stderr logger at debug level with --verbose, info otherwise.

@@ -5,9 +5,6 @@ import Logging
 import PXEConfig
 import PXEDaemon
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @main
 struct PBOOTPD: AsyncParsableCommand {
@@ -45,10 +42,7 @@ struct PBOOTPD: AsyncParsableCommand {
     func run() async throws {
         let logger = common.logger(label: "pbootpd")
         let interface = common.interface, bootfile = common.bootfile
-        guard let nic = try DHCPInterfaceAddress.lookup(interface) else {
-            logger.error("interface \(interface) has no IPv4 address (or does not exist)")
-            throw ExitCode(69)
-        }
+        let nic = try common.interfaceAddress(logger: logger)
         let reservations = try parseHosts()
         if reservations.isEmpty { logger.warning("no --host given: every request will be ignored") }
         for h in reservations where !(h.ip.map(nic.network.contains) ?? false) {
@@ -63,13 +57,8 @@ struct PBOOTPD: AsyncParsableCommand {
             tftpRoot: tftpRoot)
         let listener = try await DHCPListener.start(settings: settings, port: UInt16(common.port), leases: nil, logger: logger)
         logger.info("BOOTP on \(interface) (\(nic.address)) for \(reservations.count) host(s), boot file \(bootfile)")
-        // SIGTERM/SIGINT stop it (shared with ptftpd: swift-service-lifecycle's signal handling).
-        let finalLogger = logger
-        let service = StandaloneService(start: {}, stop: {
-            await listener.stop()
-            let s = listener.stats
-            finalLogger.info("received \(s.received), replies \(s.bootpReplies), ignored \(s.ignored), malformed \(s.malformed)")
-        })
-        try await StandaloneService.runUntilSignalled(service, logger: logger)
+        try await BootServerOptions.serveUntilSignalled(listener, logger: logger) { s in
+            "received \(s.received), replies \(s.bootpReplies), ignored \(s.ignored), malformed \(s.malformed)"
+        }
     }
 }

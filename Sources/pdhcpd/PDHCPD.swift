@@ -5,9 +5,6 @@ import Logging
 import PXEConfig
 import PXEDaemon
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @main
 struct PDHCPD: AsyncParsableCommand {
@@ -58,10 +55,7 @@ struct PDHCPD: AsyncParsableCommand {
         let logger = common.logger(label: "pdhcpd")
         let interface = common.interface, bootfile = common.bootfile, port = common.port
 
-        guard let nic = try DHCPInterfaceAddress.lookup(interface) else {
-            logger.error("interface \(interface) has no IPv4 address (or does not exist)")
-            throw ExitCode(69)
-        }
+        let nic = try common.interfaceAddress(logger: logger)
         let subnet = nic.network
         let (start, end): (IPv4Address, IPv4Address)
         if let r = try parseRange() {
@@ -108,13 +102,8 @@ struct PDHCPD: AsyncParsableCommand {
 
         let listener = try await DHCPListener.start(settings: settings, port: UInt16(port), leases: store, logger: logger)
         logger.info("serving \(start)-\(end) on \(interface) (\(nic.address)), boot file \(bootfile)\(answerAll ? "" : ", PXE clients only")")
-        // SIGTERM/SIGINT stop it (shared with ptftpd: swift-service-lifecycle's signal handling).
-        let finalLogger = logger
-        let service = StandaloneService(start: {}, stop: {
-            await listener.stop()
-            let s = listener.stats
-            finalLogger.info("received \(s.received), offers \(s.offers), acks \(s.acks), naks \(s.naks), malformed \(s.malformed)")
-        })
-        try await StandaloneService.runUntilSignalled(service, logger: logger)
+        try await BootServerOptions.serveUntilSignalled(listener, logger: logger) { s in
+            "received \(s.received), offers \(s.offers), acks \(s.acks), naks \(s.naks), malformed \(s.malformed)"
+        }
     }
 }
