@@ -26,7 +26,7 @@ public final class TFTPServer: Sendable {
     }
 
     struct SessionEntry {
-        var channel: any Channel
+        var control: TransferControl
         var progressed: Bool
         var started: NIODeadline
     }
@@ -99,29 +99,14 @@ public final class TFTPServer: Sendable {
             if shared.state.withLockedValue({ $0.sessions.isEmpty }) { break }
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
-        let channels = shared.state.withLockedValue { s in s.sessions.values.map(\.channel) }
-        for ch in channels { try? await ch.close() }
-    }
-}
-
-extension TFTPServer {
-    /// Binds the first port of `ports` that is free.
-    static func bindFirstFree(_ bootstrap: DatagramBootstrap, host: String, ports: ArraySlice<Int>,
-                              on loop: any EventLoop) -> EventLoopFuture<any Channel> {
-        guard let port = ports.first else { return loop.makeFailedFuture(ChannelError.inputClosed) }
-        let box = BootstrapBox(bootstrap)
-        return bootstrap.bind(host: host, port: port).flatMapError { error in
-            ports.count > 1 ? bindFirstFree(box.bootstrap, host: host, ports: ports.dropFirst(), on: loop)
-                            : loop.makeFailedFuture(error)
+        let controls = shared.state.withLockedValue { s in s.sessions.values.map(\.control) }
+        for control in controls { control.cancel() }
+        // The transfer threads see the cancellation at once; wait briefly for their log lines.
+        let end = NIODeadline.now() + .seconds(1)
+        while NIODeadline.now() < end, !shared.state.withLockedValue({ $0.sessions.isEmpty }) {
+            try? await Task.sleep(nanoseconds: 10_000_000)
         }
     }
-}
-
-/// @unchecked Sendable: the bootstrap is a configured value that is only read again (to bind
-/// once more) from the failed bind's callback; nothing mutates it after it is boxed.
-final class BootstrapBox: @unchecked Sendable {
-    let bootstrap: DatagramBootstrap
-    init(_ bootstrap: DatagramBootstrap) { self.bootstrap = bootstrap }
 }
 
 public enum TFTPServerError: Error, CustomStringConvertible, Sendable {
@@ -192,7 +177,7 @@ final class RequestHandler: ChannelInboundHandler {
     /// Decides whether a new session may start. When the table is full, the oldest session that
     /// never got an ACK is evicted: a flood of abandoned requests cannot lock real clients out.
     private func admit(peer: SocketAddress) -> Admission {
-        var victim: (any Channel)?
+        var victim: TransferControl?
         let result: Admission = shared.state.withLockedValue { s in
             guard s.accepting, let jail = s.jail else { return .refused("server shutting down") }
             if s.sessions.count + s.opening >= s.configuration.maxSessions {
@@ -204,7 +189,7 @@ final class RequestHandler: ChannelInboundHandler {
                 s.sessions.removeValue(forKey: idle.key)
                 s.stats.evicted += 1
                 s.stats.active = s.sessions.count
-                victim = idle.value.channel
+                victim = idle.value.control
             }
             var port = 0
             if let range = s.configuration.portRange {
@@ -214,7 +199,7 @@ final class RequestHandler: ChannelInboundHandler {
             s.opening += 1
             return .admitted(s.configuration, jail, port)
         }
-        victim?.close(promise: nil)
+        victim?.cancel()
         return result
     }
 
@@ -241,30 +226,6 @@ final class RequestHandler: ChannelInboundHandler {
             reply(context, to: peer, .error(.notDefined, "\(error)"))
             return
         }
-        let shared = self.shared
-        let listenerChannel = context.channel
-        let loop = shared.group.next()
-        // NIO's default datagram buffer is 2048 bytes: a larger DATA block would be cut short
-        // and look like the final one. Size it for what this transfer can receive.
-        let receiveCapacity = isRead ? 2048 : max(2048, prepared.parameters.blockSize + 64)
-        var bootstrap = DatagramBootstrap(group: loop)
-            .channelOption(.socketOption(.so_reuseaddr), value: 0)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveCapacity))
-            // A sender gets one ACK per window: after reading it, go straight back to epoll rather
-            // than paying another recvmsg that can only return EAGAIN (a syscall per block in lockstep).
-            .channelOption(.maxMessagesPerRead, value: UInt(isRead ? 1 : 16))
-        if prepared.gsoSegment > 0, System.supportsUDPSegmentationOffload {
-            bootstrap = bootstrap.channelOption(.datagramSegmentSize, value: CInt(prepared.gsoSegment))
-        }
-        let started = NIODeadline.now()
-        let configured = bootstrap
-            .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    let handler = TransferHandler(shared: shared, peer: peer, request: request, isRead: isRead,
-                                                  transfer: prepared, gso: prepared.gsoSegment > 0 && System.supportsUDPSegmentationOffload)
-                    try ch.pipeline.syncOperations.addHandler(handler)
-                }
-            }
         // With --port-range, a port still held by a transfer that is closing (or by another
         // program) must not cost the client its transfer: try the next ports of the range.
         var candidates = [localPort]
@@ -273,32 +234,42 @@ final class RequestHandler: ChannelInboundHandler {
                 candidates.append(range.lowerBound + (localPort - range.lowerBound + step) % range.count)
             }
         }
-        let bindFuture = TFTPServer.bindFirstFree(configured, host: localHost, ports: candidates[...], on: loop)
-        bindFuture.whenComplete { result in
-            switch result {
-            case .success(let channel):
-                let admitted = shared.state.withLockedValue { s -> Bool in
-                    s.opening -= 1
-                    guard s.accepting else { return false }
-                    s.sessions[ObjectIdentifier(channel)] = .init(channel: channel, progressed: false, started: started)
-                    s.stats.started += 1
-                    s.stats.active = s.sessions.count
-                    return true
-                }
-                if admitted {
-                    TransferSocket.connect(channel, to: peer, localHost: localHost).whenComplete { _ in
-                        channel.pipeline.fireUserInboundEventTriggered(TransferHandler.Start())
-                    }
-                } else {
-                    channel.close(promise: nil)
-                }
-            case .failure(let error):
-                shared.state.withLockedValue { $0.opening -= 1 }
-                prepared.abandon()
-                logger.error("cannot open transfer socket for \(peer): \(error)")
-                let refusal = TFTPPacket.error(.notDefined, "no free transfer port").encoded()
-                listenerChannel.writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: refusal), promise: nil)
+        let fd: Int32
+        do {
+            fd = try TransferThread.openSocket(host: localHost, ports: candidates)
+        } catch {
+            shared.state.withLockedValue { $0.opening -= 1 }
+            prepared.abandon()
+            logger.error("cannot open transfer socket for \(peer): \(error)")
+            reply(context, to: peer, .error(.notDefined, "no free transfer port"))
+            return
+        }
+        let transfer = TransferThread(fd: fd, shared: shared, peer: peer, localHost: localHost, request: request,
+                                      isRead: isRead, transfer: prepared)
+        let id = ObjectIdentifier(transfer.control)
+        let admitted = shared.state.withLockedValue { s -> Bool in
+            s.opening -= 1
+            guard s.accepting else { return false }
+            s.sessions[id] = .init(control: transfer.control, progressed: false, started: .now())
+            s.stats.started += 1
+            s.stats.active = s.sessions.count
+            return true
+        }
+        guard admitted else {
+            transfer.control.closeSocket()
+            prepared.abandon()
+            return
+        }
+        if !transfer.start() {
+            shared.state.withLockedValue { s in
+                s.sessions.removeValue(forKey: id)
+                s.stats.active = s.sessions.count
+                s.stats.failed += 1
             }
+            transfer.control.closeSocket()
+            prepared.abandon()
+            logger.error("cannot start a thread for the transfer to \(peer)")
+            reply(context, to: peer, .error(.notDefined, "server busy"))
         }
     }
 }
@@ -306,7 +277,7 @@ final class RequestHandler: ChannelInboundHandler {
 /// A request that passed the jail and negotiation: an open file and the session to run.
 struct PreparedTransfer: @unchecked Sendable {
     // @unchecked: the session owns a file descriptor (an Int32) and is handed to exactly one
-    // event loop, which alone touches it afterwards.
+    // transfer thread, which alone touches it afterwards.
     var session: any TransferMachine
     var fd: Int32
     var upload: (temp: String, final: String, overwrite: Bool)?

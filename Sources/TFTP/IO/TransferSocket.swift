@@ -19,13 +19,7 @@ enum TransferSocket {
         let loop = channel.eventLoop
         guard let port = channel.localAddress?.port else { return loop.makeSucceededVoidFuture() }
         return channel.setOption(.socketOption(TransferSocket.reusePort), value: 1).flatMap {
-            DatagramBootstrap(group: loop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 0)
-                .channelOption(.socketOption(TransferSocket.reusePort), value: 1)
-                .channelInitializer { ch in
-                    ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(StrayDatagramHandler()) }
-                }
-                .bind(host: localHost, port: port)
+            bindStray(host: localHost, port: port, on: loop)
         }.flatMap { stray in
             channel.closeFuture.whenComplete { _ in stray.close(promise: nil) }
             return channel.connect(to: peer).flatMapError { error in
@@ -33,6 +27,18 @@ enum TransferSocket {
                 return loop.makeFailedFuture(error)
             }
         }
+    }
+
+    /// The companion socket: bound with SO_REUSEPORT to a transfer socket's address and port,
+    /// it receives what the connected transfer socket does not and answers ERROR 5.
+    static func bindStray(host: String, port: Int, on loop: any EventLoop) -> EventLoopFuture<any Channel> {
+        DatagramBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 0)
+            .channelOption(.socketOption(TransferSocket.reusePort), value: 1)
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(StrayDatagramHandler()) }
+            }
+            .bind(host: host, port: port)
     }
 }
 
