@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,19 +20,20 @@ import Glibc
 final class TransferControl: Sendable {
     private struct State {
         var fd: Int32
-        var cancelled = false
         var closed = false
     }
     private let state: NIOLockedValueBox<State>
+    /// Read once per datagram by the transfer's thread: an atomic, not the lock.
+    private let cancelled = Atomic<Bool>(false)
 
     init(fd: Int32) { state = NIOLockedValueBox(State(fd: fd)) }
 
-    var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
+    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
 
     /// Asks the transfer to end. shutdown() wakes its thread from a blocking receive at once.
     func cancel() {
+        cancelled.store(true, ordering: .releasing)
         state.withLockedValue { s in
-            s.cancelled = true
             if !s.closed { _ = Glibc.shutdown(s.fd, Int32(SHUT_RDWR)) }
         }
     }
@@ -49,9 +51,11 @@ final class TransferControl: Sendable {
 
 /// One server transfer on its own socket (its TID) and thread: feeds datagrams and timeouts to
 /// the session and sends what the session returns. No protocol decisions are made here.
-final class TransferThread: @unchecked Sendable {
-    // @unchecked: built on the listener's event loop, then touched only by its own thread;
-    // `control` (locked) is the one part shared with other threads.
+/// A struct, run as the thread's own local variable: its state is checked for exclusive access
+/// at compile time, not per access at run time as a class's would be.
+struct TransferThread: @unchecked Sendable {
+    // @unchecked: built on the listener's event loop, then moved to its thread, which alone
+    // touches it; `control` (locked and atomic) is the one part shared with other threads.
     let control: TransferControl
     private let fd: Int32
     private let shared: TFTPServer.Shared
@@ -110,10 +114,13 @@ final class TransferThread: @unchecked Sendable {
 
     /// Starts the thread. False if the system would not give one.
     func start() -> Bool {
-        spawnThread { self.run() }
+        spawnThread { [initial = self] in
+            var transfer = initial
+            transfer.run()
+        }
     }
 
-    private func run() {
+    private mutating func run() {
         prepareSocket()
         started = .now()
         perform(transfer.session.start(now: started))
@@ -144,7 +151,7 @@ final class TransferThread: @unchecked Sendable {
 
     /// Connects the socket to the client, with the ERROR 5 companion beside it, and turns on UDP
     /// GSO for windows. Anything that fails leaves the transfer running unconnected.
-    private func prepareSocket() {
+    private mutating func prepareSocket() {
         if transfer.gsoSegment > 0, System.supportsUDPSegmentationOffload {
             // With UDP_SEGMENT set, one send() of a window's equal-sized blocks leaves as
             // separate datagrams (only the last may be shorter).
@@ -176,11 +183,12 @@ final class TransferThread: @unchecked Sendable {
 
     /// Waits for one datagram from the client until `deadline`. True when one is in
     /// `receiveBuffer`; false on timeout, cancellation or an error (the loop decides what next).
-    private func receive(until deadline: NIODeadline?, now: NIODeadline) -> Bool {
+    private mutating func receive(until deadline: NIODeadline?, now: NIODeadline) -> Bool {
         // Without a deadline, wake now and then anyway; cancel() wakes the thread sooner.
         let remaining = deadline.map { ($0 - now).nanoseconds } ?? 1_000_000_000
         setReceiveTimeout(remaining)
         receiveBuffer.clear()
+        let fd = self.fd, connected = self.connected
         while true {
             var from = sockaddr_storage()
             var fromLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -211,7 +219,7 @@ final class TransferThread: @unchecked Sendable {
     /// Sets SO_RCVTIMEO only when the wanted wait differs: in lockstep every wait is the same
     /// timeout, so this is one system call per transfer, not per block. A receive may end up
     /// to 5 ms after the session's deadline, or early (the loop then simply waits again).
-    private func setReceiveTimeout(_ nanoseconds: Int64) {
+    private mutating func setReceiveTimeout(_ nanoseconds: Int64) {
         let wanted = max(nanoseconds, 1_000_000)
         guard receiveTimeout == 0 || wanted < receiveTimeout - 5_000_000 || wanted > receiveTimeout + 250_000_000 else { return }
         var tv = timeval(tv_sec: Int(wanted / 1_000_000_000), tv_usec: Int(wanted % 1_000_000_000 / 1000))
@@ -220,9 +228,10 @@ final class TransferThread: @unchecked Sendable {
         }
     }
 
-    private func replyUnknownTransferID(to address: inout sockaddr_storage, length: socklen_t) {
+    private mutating func replyUnknownTransferID(to address: inout sockaddr_storage, length: socklen_t) {
         sendBuffer.clear()
         TFTPPacket.error(.unknownTransferID, "unknown transfer ID").encode(into: &sendBuffer)
+        let fd = self.fd
         _ = sendBuffer.withUnsafeReadableBytes { raw in
             withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -232,7 +241,7 @@ final class TransferThread: @unchecked Sendable {
         }
     }
 
-    private func handleDatagram() {
+    private mutating func handleDatagram() {
         guard let packet = try? TFTPPacket.decode(receiveBuffer) else { return }
         if done {
             if let dallyAck, case .data = packet { send([dallyAck]) }
@@ -247,13 +256,13 @@ final class TransferThread: @unchecked Sendable {
         perform(transfer.session.received(packet, now: .now()))
     }
 
-    private func markProgress() {
+    private mutating func markProgress() {
         progressed = true
         let id = ObjectIdentifier(control)
         shared.state.withLockedValue { $0.sessions[id]?.progressed = true }
     }
 
-    private func perform(_ action: SessionAction) {
+    private mutating func perform(_ action: SessionAction) {
         switch action {
         case .none:
             break
@@ -276,7 +285,7 @@ final class TransferThread: @unchecked Sendable {
         }
     }
 
-    private func send(_ packets: [TFTPPacket]) {
+    private mutating func send(_ packets: [TFTPPacket]) {
         guard !packets.isEmpty else { return }
         if gso && packets.count > 1 {
             // One send per run of blocks; the kernel takes at most 64 segments and 65,507 bytes
@@ -301,7 +310,8 @@ final class TransferThread: @unchecked Sendable {
 
     /// Sends `sendBuffer`. The socket blocks while its send buffer is full, which paces a window.
     /// A failure is logged once per transfer; the retransmit timer still decides the outcome.
-    private func transmit() {
+    private mutating func transmit() {
+        let fd = self.fd, connected = self.connected, peer = self.peer
         let rc = sendBuffer.withUnsafeReadableBytes { raw -> Int in
             if connected { return Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) }
             return peer.withRawSockaddr { Glibc.sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), $0, $1) } ?? -1
@@ -312,7 +322,7 @@ final class TransferThread: @unchecked Sendable {
         }
     }
 
-    private func finish(_ outcome: TransferOutcome) {
+    private mutating func finish(_ outcome: TransferOutcome) {
         guard !done else { return }
         done = true
         close(transfer.fd)
