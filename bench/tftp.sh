@@ -4,7 +4,7 @@
 # cannot set up). See bench/README.md for how to read it.
 #
 # Usage: bench/tftp.sh
-#   REPS=3            repetitions per cell (the median is shown)
+#   REPS=5            repetitions per cell (the median is shown)
 #   SIZE_MIB=64       size of the big file
 #   PARALLEL=50       concurrent 1 MiB downloads in the parallel row
 #   SKIP_BUILD=1      use the existing release binaries in .build-release
@@ -13,7 +13,7 @@
 
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 SIZE_MIB=${SIZE_MIB:-64}
 PARALLEL=${PARALLEL:-50}
 SCRATCH=$REPO/.build-release
