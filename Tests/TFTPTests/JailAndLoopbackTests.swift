@@ -205,11 +205,13 @@ struct Fixture {
     }
 
     // Transfer sockets are connected to their peer; a companion on the same port answers the rest.
-    @Test func serverAnswersAnotherTIDWithError5AndCarriesOn() async throws {
+    // Connected: the companion socket answers; unconnected (the fallback): the transfer's own.
+    @Test(arguments: [true, false])
+    func serverAnswersAnotherTIDWithError5AndCarriesOn(connected: Bool) async throws {
         let f = try Fixture()
         defer { f.remove() }
         _ = FileManager.default.createFile(atPath: f.root + "/three", contents: Data(count: 1200))
-        let server = try await startServer(f)
+        let server = try await startServer(f) { $0.connectTransferSockets = connected }
         let client = try await Probe.open(), stranger = try await Probe.open()
         try await client.send(.readRequest(TFTPRequest(filename: "three", mode: .octet)), to: server.listenAddress)
         let (first, tid) = try await client.next()
@@ -221,6 +223,11 @@ struct Fixture {
         try await client.send(.ack(block: 1), to: tid)
         let (second, _) = try await client.next()
         guard case .data(2, _) = second else { Issue.record("expected DATA 2, got \(second)"); return }
+        try await client.send(.ack(block: 2), to: tid)
+        let (third, _) = try await client.next()
+        guard case .data(3, let last) = third else { Issue.record("expected DATA 3, got \(third)"); return }
+        #expect(last.readableBytes == 1200 - 1024)
+        try await client.send(.ack(block: 3), to: tid)
         try await client.channel.close()
         try await stranger.channel.close()
         await server.stop(grace: .milliseconds(100))

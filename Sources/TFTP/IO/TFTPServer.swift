@@ -245,7 +245,7 @@ final class RequestHandler: ChannelInboundHandler {
             return
         }
         let transfer = TransferThread(fd: fd, shared: shared, peer: peer, localHost: localHost, request: request,
-                                      isRead: isRead, transfer: prepared)
+                                      isRead: isRead, transfer: prepared, connect: config.connectTransferSockets)
         let id = ObjectIdentifier(transfer.control)
         let admitted = shared.state.withLockedValue { s -> Bool in
             s.opening -= 1

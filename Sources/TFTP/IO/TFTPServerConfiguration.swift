@@ -15,6 +15,9 @@ public struct TFTPServerConfiguration: Sendable, Equatable {
     public var portRange: ClosedRange<Int>? = nil
     /// Name used in log lines (the interface).
     public var label: String = "tftp"
+    /// Off only in tests: runs transfers on unconnected sockets, the fallback taken when
+    /// connecting (or the SO_REUSEPORT companion) fails, so that path is exercised too.
+    var connectTransferSockets = true
 
     public init(root: String, address: String, port: Int) {
         self.root = root

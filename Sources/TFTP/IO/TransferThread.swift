@@ -65,6 +65,8 @@ struct TransferThread: @unchecked Sendable {
     private let isRead: Bool
     private var transfer: PreparedTransfer
     private var gso = false
+    /// Whether to connect the socket to the client (with the companion beside it).
+    private let connect: Bool
     private var connected = false
     private var stray: (any Channel)?
     private var receiveBuffer: ByteBuffer
@@ -80,8 +82,9 @@ struct TransferThread: @unchecked Sendable {
     private var sendErrorLogged = false
 
     init(fd: Int32, shared: TFTPServer.Shared, peer: SocketAddress, localHost: String, request: TFTPRequest,
-         isRead: Bool, transfer: PreparedTransfer) {
+         isRead: Bool, transfer: PreparedTransfer, connect: Bool = true) {
         self.fd = fd
+        self.connect = connect
         self.control = TransferControl(fd: fd)
         self.shared = shared
         self.peer = peer
@@ -159,7 +162,7 @@ struct TransferThread: @unchecked Sendable {
             gso = setsockopt(fd, CInt(IPPROTO_UDP), 103 /* UDP_SEGMENT */, &segment, socklen_t(MemoryLayout<CInt>.size)) == 0
         }
         var one: CInt = 1
-        guard setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<CInt>.size)) == 0,
+        guard connect, setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<CInt>.size)) == 0,
               let port = localPort(),
               let stray = try? TransferSocket.bindStray(host: localHost, port: port, on: shared.group.next()).wait()
         else { return }
