@@ -1,6 +1,7 @@
 import NIOCore
 
-/// The one retransmit timer of a transfer (server or client side). A later deadline keeps an
+/// The one retransmit timer of a client transfer on its event loop (server transfers block in
+/// recv() with a timeout on their own threads instead). A later deadline keeps an
 /// earlier pending timer: when that fires, the session's tick sees the later deadline and the
 /// timer is armed again. A transfer so schedules a timer per timeout period, not per datagram.
 struct SessionTimer {

@@ -94,16 +94,16 @@ public final class TFTPServer: Sendable {
     public func stop(grace: TimeAmount = .seconds(5)) async {
         shared.state.withLockedValue { $0.accepting = false }
         try? await listener.close()
-        let deadline = NIODeadline.now() + grace
-        while NIODeadline.now() < deadline {
-            if shared.state.withLockedValue({ $0.sessions.isEmpty }) { break }
-            try? await Task.sleep(nanoseconds: 20_000_000)
-        }
+        await waitForSessionsToEnd(within: grace)
         let controls = shared.state.withLockedValue { s in s.sessions.values.map(\.control) }
         for control in controls { control.cancel() }
         // The transfer threads see the cancellation at once; wait briefly for their log lines.
-        let end = NIODeadline.now() + .seconds(1)
-        while NIODeadline.now() < end, !shared.state.withLockedValue({ $0.sessions.isEmpty }) {
+        await waitForSessionsToEnd(within: .seconds(1))
+    }
+
+    private func waitForSessionsToEnd(within time: TimeAmount) async {
+        let deadline = NIODeadline.now() + time
+        while NIODeadline.now() < deadline, !shared.state.withLockedValue({ $0.sessions.isEmpty }) {
             try? await Task.sleep(nanoseconds: 10_000_000)
         }
     }
@@ -146,7 +146,7 @@ final class RequestHandler: ChannelInboundHandler {
         case .readRequest(let r): request = r; isRead = true
         case .writeRequest(let r): request = r; isRead = false
         case .data, .ack, .optionAck:
-            reply(context, to: peer, .error(.unknownTransferID, "unknown transfer ID"))
+            reply(context, to: peer, .unknownTransferID)
             return
         case .error:
             return

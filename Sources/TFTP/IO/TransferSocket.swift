@@ -5,14 +5,15 @@ import Glibc
 #endif
 
 enum TransferSocket {
-    /// Connects a transfer's socket to its peer (server side: the client; client side: the
-    /// server's TID once its first reply arrived): the kernel then routes and demultiplexes the
-    /// transfer once instead of per datagram (measured: a third less CPU per lockstep block).
-    /// A connected socket no longer sees datagrams from anyone else, so a second socket on the
-    /// same port (SO_REUSEPORT, which the kernel only shares between sockets of one user) takes
-    /// those and answers ERROR 5, as RFC 1350 asks. The transfer socket was bound without
-    /// SO_REUSEPORT, so its port was unique when chosen; the flag is set only afterwards, for the
-    /// companion. If any step fails the transfer simply runs unconnected, as before.
+    /// Connects the client's transfer channel to the server's TID once its first reply arrived
+    /// (the server's transfer threads do the same on their plain sockets, with `bindStray`): the
+    /// kernel then routes and demultiplexes the transfer once instead of per datagram (measured:
+    /// a third less CPU per lockstep block). A connected socket no longer sees datagrams from
+    /// anyone else, so a second socket on the same port (SO_REUSEPORT, which the kernel only
+    /// shares between sockets of one user) takes those and answers ERROR 5, as RFC 1350 asks. The
+    /// transfer socket was bound without SO_REUSEPORT, so its port was unique when chosen; the
+    /// flag is set only afterwards, for the companion. If any step fails the transfer simply runs
+    /// unconnected and answers other TIDs itself.
     static let reusePort = NIOBSDSocket.Option(rawValue: SO_REUSEPORT)
 
     static func connect(_ channel: any Channel, to peer: SocketAddress, localHost: String) -> EventLoopFuture<Void> {
@@ -60,8 +61,9 @@ final class StrayDatagramHandler: ChannelInboundHandler {
 extension TFTPPacket {
     /// RFC 1350: a datagram from a TID other than the transfer's gets ERROR 5, and the transfer
     /// carries on untouched.
+    static let unknownTransferID = TFTPPacket.error(.unknownTransferID, "unknown transfer ID")
+
     static func unknownTransferIDReply(to address: SocketAddress, allocator: ByteBufferAllocator) -> AddressedEnvelope<ByteBuffer> {
-        AddressedEnvelope(remoteAddress: address,
-                          data: TFTPPacket.error(.unknownTransferID, "unknown transfer ID").encoded(allocator: allocator))
+        AddressedEnvelope(remoteAddress: address, data: unknownTransferID.encoded(allocator: allocator))
     }
 }

@@ -233,7 +233,7 @@ struct TransferThread: @unchecked Sendable {
 
     private mutating func replyUnknownTransferID(to address: inout sockaddr_storage, length: socklen_t) {
         sendBuffer.clear()
-        TFTPPacket.error(.unknownTransferID, "unknown transfer ID").encode(into: &sendBuffer)
+        TFTPPacket.unknownTransferID.encode(into: &sendBuffer)
         let fd = self.fd
         _ = sendBuffer.withUnsafeReadableBytes { raw in
             withUnsafePointer(to: &address) {
