@@ -33,7 +33,7 @@ public struct TFTPClientOptions: Sendable, Equatable {
     }
 
     var policy: RetransmitPolicy {
-        RetransmitPolicy(timeout: .seconds(Int64(max(timeout, 1))), maxTimeout: .seconds(Int64(max(timeout * 4, 4))), retries: retries)
+        RetransmitPolicy.standard(timeoutSeconds: timeout, retries: retries)
     }
 }
 
@@ -271,7 +271,13 @@ final class ClientHandler: ChannelInboundHandler {
             break
         case .send(let packets):
             write(packets, context: context)
-        case .finish(let outcome, let packets):
+        case .commit:
+            // The client's sink is its own local file: nothing to make durable for a peer.
+            run(session.committed(now: .now()), context: context)
+            return
+        case .close:
+            return
+        case .finish(let outcome, let packets), .dally(let outcome, let packets, _):
             write(packets, context: context)
             done = true
             timer.cancel()

@@ -26,22 +26,7 @@ public struct TFTPServerConfiguration: Sendable, Equatable {
     }
 
     func policy(for params: TransferParameters) -> RetransmitPolicy {
-        let base = params.timeout ?? timeout
-        return RetransmitPolicy(timeout: .seconds(Int64(max(base, 1))),
-                                maxTimeout: .seconds(Int64(max(base * 4, 4))),
-                                retries: retries)
+        RetransmitPolicy.standard(timeoutSeconds: params.timeout ?? timeout, retries: retries)
     }
 }
 
-/// Counters a server keeps for SIGUSR1 and the benchmarks.
-public struct TFTPServerStats: Sendable, Equatable {
-    public var active = 0
-    public var started = 0
-    public var completed = 0
-    public var failed = 0
-    public var refused = 0
-    public var evicted = 0
-    public var bytesServed = 0
-    public var malformed = 0
-    public init() {}
-}

@@ -11,6 +11,10 @@ public struct ReceiveSession<Sink: BlockSink>: Sendable {
         /// Request (client RRQ) or first reply (server OACK / ACK 0) sent; waiting for data.
         case handshaking(TFTPPacket)
         case receiving
+        /// The last block is in and the sink finished; waiting for the I/O to make it durable.
+        case committing(finalAck: TFTPPacket)
+        /// Over, but repeating the final ACK to a resent last block until the deadline.
+        case dallying(finalAck: TFTPPacket)
         case finished
     }
 
@@ -28,13 +32,16 @@ public struct ReceiveSession<Sink: BlockSink>: Sendable {
     private var sinceAck = 0
     private var gapReported = false
     private var attempts = 0
+    private let completion: ReceiveCompletion
 
     /// Server side: answer a WRQ with `optionAck` (or ACK 0 when nil) and take the data.
-    public init(sink: Sink, parameters: TransferParameters, optionAck: [TFTPOption]?, policy: RetransmitPolicy) {
+    public init(sink: Sink, parameters: TransferParameters, optionAck: [TFTPOption]?, policy: RetransmitPolicy,
+                completion: ReceiveCompletion = .immediate) {
         self.sink = sink
         self.parameters = parameters
         self.policy = policy
         self.requestedOptions = nil
+        self.completion = completion
         if let optionAck, !optionAck.isEmpty {
             state = .handshaking(.optionAck(optionAck))
         } else {
@@ -49,10 +56,17 @@ public struct ReceiveSession<Sink: BlockSink>: Sendable {
         self.parameters = TransferParameters()
         self.policy = policy
         self.requestedOptions = request.options
+        self.completion = .immediate
         state = .handshaking(.readRequest(request))
     }
 
-    public var isFinished: Bool { state == .finished }
+    /// True once the outcome is settled (dallying included).
+    public var isFinished: Bool {
+        switch state {
+        case .finished, .dallying: true
+        case .handshaking, .receiving, .committing: false
+        }
+    }
 
     public mutating func start(now: NIODeadline) -> SessionAction {
         guard case .handshaking(let packet) = state else { return .none }
@@ -62,7 +76,12 @@ public struct ReceiveSession<Sink: BlockSink>: Sendable {
 
     public mutating func received(_ packet: TFTPPacket, now: NIODeadline) -> SessionAction {
         switch (state, packet) {
-        case (.finished, _):
+        case (.finished, _), (.committing, _):
+            return .none
+        case (.dallying(let finalAck), .data):
+            // Our final ACK was lost and the client resent its last block: say it again.
+            return .send([finalAck])
+        case (.dallying, _):
             return .none
         case (_, .error(let code, let message)):
             return finish(.peerError(code: code, message: message))
@@ -95,9 +114,13 @@ public struct ReceiveSession<Sink: BlockSink>: Sendable {
         guard let deadline = nextDeadline, now >= deadline else { return .none }
         attempts += 1
         switch state {
-        case .finished:
+        case .finished, .committing:
             nextDeadline = nil
             return .none
+        case .dallying:
+            state = .finished
+            nextDeadline = nil
+            return .close
         case .handshaking(let packet):
             if attempts > policy.retries { return finish(.timedOut) }
             stats.retransmits += 1
@@ -151,7 +174,10 @@ public struct ReceiveSession<Sink: BlockSink>: Sendable {
                 return finish(.failed("write error: \(error)"), send: [.error(.diskFull, "write failed")])
             }
             lastAck = .ack(block: block)
-            return finish(.completed, send: [lastAck])
+            guard case .commitThenDally = completion else { return finish(.completed, send: [lastAck]) }
+            state = .committing(finalAck: lastAck)
+            nextDeadline = nil
+            return .commit
         }
         nextDeadline = now + policy.delay(afterAttempts: 0)
         if sinceAck >= parameters.windowSize {
@@ -162,12 +188,33 @@ public struct ReceiveSession<Sink: BlockSink>: Sendable {
         return .none
     }
 
-    /// The packet to repeat if the peer resends its final DATA after we finished (dallying).
-    public var finalAck: TFTPPacket { lastAck }
+    /// The file is durable: send the final ACK, then dally (or finish when there is no dally time).
+    public mutating func committed(now: NIODeadline) -> SessionAction {
+        guard case .committing(let finalAck) = state, case .commitThenDally(let dally) = completion else { return .none }
+        guard dally > .zero else { return finish(.completed, send: [finalAck]) }
+        state = .dallying(finalAck: finalAck)
+        nextDeadline = now + dally
+        return .dally(.completed, send: [finalAck], until: now + dally)
+    }
+
+    /// The file could not be made durable: the client must not get its final ACK; tell it why.
+    public mutating func commitFailed(code: TFTPErrorCode, message: String, now: NIODeadline) -> SessionAction {
+        guard case .committing = state else { return .none }
+        return finish(.failed(message), send: [.error(code, message)])
+    }
 
     private mutating func finish(_ outcome: TransferOutcome, send: [TFTPPacket] = []) -> SessionAction {
         state = .finished
         nextDeadline = nil
         return .finish(outcome, send: send)
     }
+}
+
+/// What a receiving session does once the last block is in.
+public enum ReceiveCompletion: Sendable, Equatable {
+    /// Send the final ACK and finish at once (the client getting a file).
+    case immediate
+    /// The server taking an upload: ask the I/O to commit the file first (`SessionAction.commit`),
+    /// send the final ACK only once it is durable, then dally for this long to repeat that ACK.
+    case commitThenDally(TimeAmount)
 }

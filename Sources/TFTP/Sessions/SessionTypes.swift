@@ -24,6 +24,16 @@ public enum SessionAction: Sendable, Equatable {
     case send([TFTPPacket])
     /// The session is over; send these packets (possibly none) and close.
     case finish(TransferOutcome, send: [TFTPPacket])
+    /// Every block is in; make the received file durable now (fsync, then move it into place)
+    /// and report back with `committed(now:)` or `commitFailed(_:now:)`. Nothing is sent
+    /// before that: the final ACK must never acknowledge bytes that a crash could still lose.
+    case commit
+    /// The session is over with this outcome; send these packets, then keep the socket until
+    /// `until` so that a lost final ACK can be repeated when the peer resends its last block
+    /// (RFC 1350 "dallying"). A tick at or after `until` returns `close`.
+    case dally(TransferOutcome, send: [TFTPPacket], until: NIODeadline)
+    /// Dallying is over: close the socket.
+    case close
 }
 
 /// Retransmission timing: a deadline per wait, doubled on each consecutive timeout up to `maxTimeout`.
@@ -36,6 +46,13 @@ public struct RetransmitPolicy: Sendable, Equatable {
         self.timeout = timeout
         self.maxTimeout = max(maxTimeout, timeout)
         self.retries = retries
+    }
+
+    /// The one rule for server and client alike: the first wait is `timeout` seconds (at least
+    /// one), each consecutive timeout doubles it, up to four times the first wait (at least 4 s).
+    public static func standard(timeoutSeconds timeout: Int, retries: Int) -> RetransmitPolicy {
+        RetransmitPolicy(timeout: .seconds(Int64(max(timeout, 1))), maxTimeout: .seconds(Int64(max(timeout * 4, 4))),
+                         retries: retries)
     }
 
     func delay(afterAttempts attempts: Int) -> TimeAmount {
