@@ -51,7 +51,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ptftpd", dependencies: [
-            "PXEDaemon", "TFTP",
+            "PXEDaemon", "PXEConfig", "TFTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -50,13 +50,19 @@ public struct BootServerOptions: ParsableArguments {
         return a
     }
 
-    /// The interface's address and subnet; exits 69 (EX_UNAVAILABLE) when it has none.
-    public func interfaceAddress(logger: Logger) throws -> DHCPInterfaceAddress {
-        guard let nic = try DHCPInterfaceAddress.lookup(interface) else {
-            logger.error("interface \(interface) has no IPv4 address (or does not exist)")
-            throw ExitCode(69)
+    /// The configuration of this one-interface server (built as pxed's one-call mode builds its
+    /// own), with the interface as found. `configure` adds the tool's own part (DHCP or BOOTP).
+    /// Logs what is wrong and exits 69 (no such interface or no address) or 64.
+    public func configuration(logger: Logger, _ configure: (inout OneCallMode.Setup) throws -> Void) throws -> (PXEConfiguration, ResolvedInterface) {
+        var setup = OneCallMode.Setup(interface: interface, bootFile: bootfile)
+        setup.nextServer = try tftpServerAddress()
+        try configure(&setup)
+        do {
+            return try OneCallMode.configuration(setup)
+        } catch let failure as OneCallMode.Failure {
+            logger.error("\(failure)")
+            throw ExitCode(failure.exitCode)
         }
-        return nic
     }
 
     /// Serves with `listener` until SIGTERM/SIGINT (swift-service-lifecycle's signal handling,
@@ -70,11 +76,8 @@ public struct BootServerOptions: ParsableArguments {
         try await StandaloneService.runUntilSignalled(service, logger: logger)
     }
 
-    /// A stderr logger at debug level with --verbose, info otherwise.
+    /// The daemon's log format on stderr, at debug level with --verbose, info otherwise.
     public func logger(label: String) -> Logger {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        var logger = Logger(label: label)
-        logger.logLevel = verbose ? .debug : .info
-        return logger
+        DaemonLogging.makeLogger(label: label, level: verbose ? .debug : .info)
     }
 }

@@ -41,22 +41,17 @@ struct PBOOTPD: AsyncParsableCommand {
 
     func run() async throws {
         let logger = common.logger(label: "pbootpd")
-        let interface = common.interface, bootfile = common.bootfile
-        let nic = try common.interfaceAddress(logger: logger)
         let reservations = try parseHosts()
+        let (config, nic) = try common.configuration(logger: logger) { setup in setup.bootpHosts = reservations }
         if reservations.isEmpty { logger.warning("no --host given: every request will be ignored") }
-        for h in reservations where !(h.ip.map(nic.network.contains) ?? false) {
-            logger.warning("\(h.mac) = \(h.ip.map { "\($0)" } ?? "-") is outside \(nic.network); it will not be answered")
+        let network = nic.network ?? IPv4Network(network: nic.address, prefixLength: 32)
+        for h in reservations where !(h.ip.map(network.contains) ?? false) {
+            logger.warning("\(h.mac) = \(h.ip.map { "\($0)" } ?? "-") is outside \(network); it will not be answered")
         }
-        var boot = BootTable()
-        boot.default = bootfile
-        boot.nextServer = try common.tftpServerAddress()
-        let settings = DHCPServiceConfig(
-            interfaceName: interface, serverAddress: nic.address, interfaceNetwork: nic.network, pool: nil,
-            bootp: true, bootpRouter: try common.gatewayAddress(), hosts: reservations, boot: boot,
-            tftpRoot: tftpRoot)
+        var settings = DHCPEngine.settings(config, interface: nic, tftpRoot: tftpRoot)
+        settings.bootpRouter = try common.gatewayAddress()
         let listener = try await DHCPListener.start(settings: settings, port: UInt16(common.port), leases: nil, logger: logger)
-        logger.info("BOOTP on \(interface) (\(nic.address)) for \(reservations.count) host(s), boot file \(bootfile)")
+        logger.info("BOOTP on \(common.interface) (\(nic.address)) for \(reservations.count) host(s), boot file \(common.bootfile)")
         try await BootServerOptions.serveUntilSignalled(listener, logger: logger) { s in
             "received \(s.received), replies \(s.bootpReplies), ignored \(s.ignored), malformed \(s.malformed)"
         }

@@ -23,7 +23,7 @@ struct PDHCPD: AsyncParsableCommand {
     @Option(name: [.short, .customLong("name-server")], help: "DNS server to hand out (repeatable).")
     var nameServers: [String] = []
 
-    @Option(help: "Dynamic range A-B (default: the interface's subnet, minus this server).")
+    @Option(help: "Dynamic range A-B (default: the larger side of the interface's subnet around this server's address).")
     var range: String?
 
     @Option(name: .customLong("lease-file"), help: "Lease database path.")
@@ -53,41 +53,25 @@ struct PDHCPD: AsyncParsableCommand {
 
     func run() async throws {
         let logger = common.logger(label: "pdhcpd")
-        let interface = common.interface, bootfile = common.bootfile, port = common.port
-
-        let nic = try common.interfaceAddress(logger: logger)
-        let subnet = nic.network
-        let (start, end): (IPv4Address, IPv4Address)
-        if let r = try parseRange() {
-            guard subnet.contains(r.0), subnet.contains(r.1) else {
-                logger.error("--range \(r.0)-\(r.1) is not inside \(subnet) on \(interface)")
-                throw ExitCode.validationFailure
-            }
-            (start, end) = r
-        } else {
-            guard subnet.prefixLength <= 30 else {
-                logger.error("\(interface) is on \(subnet), too small for a default range; give --range")
-                throw ExitCode.validationFailure
-            }
-            (start, end) = (IPv4Address(subnet.network.value + 1), IPv4Address(subnet.broadcastAddress.value - 1))
+        let range = try parseRange()
+        let built = try common.configuration(logger: logger) { setup in
+            var dhcp = OneCallMode.DHCPSetup()
+            dhcp.range = range
+            dhcp.router = try common.gatewayAddress()
+            dhcp.nameServers = try nameServers.compactMap { try BootServerOptions.address($0, option: "--name-server") }
+            dhcp.pxeOnly = !answerAll
+            dhcp.port = UInt16(common.port)
+            dhcp.leaseTime = leaseTime
+            setup.dhcp = dhcp
+            setup.leaseFile = leaseFile
         }
-
-        var pool = DHCPPoolConfig(subnet: subnet, rangeStart: start, rangeEnd: end)
-        pool.router = try common.gatewayAddress() ?? nic.address
-        pool.dns = try nameServers.compactMap { try BootServerOptions.address($0, option: "--name-server") }
-        pool.pxeOnly = !answerAll
-        pool.port = UInt16(port)
-        pool.leaseTime = leaseTime
-        var iface = InterfaceConfig(name: interface)
-        iface.address = nic.address
-        iface.dhcp = pool
-        var config = PXEConfiguration()
-        config.leaseFile = leaseFile
-        config.interfaces = [iface]
-        config.boot.default = bootfile
-        config.boot.nextServer = try common.tftpServerAddress()
-        let settings = DHCPServiceConfig(configuration: config, interface: iface, serverAddress: nic.address,
-                                         tftpRoot: nil, interfaceNetwork: subnet)
+        var config = built.0
+        let nic = built.1
+        // Unlike pxed's one-call mode, pdhcpd names itself as the router unless told otherwise.
+        if config.interfaces[0].dhcp?.router == nil { config.interfaces[0].dhcp?.router = nic.address }
+        let settings = DHCPEngine.settings(config, interface: ResolvedInterface(config: config.interfaces[0], address: nic.address,
+                                                                                network: nic.network))
+        let pool = config.interfaces[0].dhcp!
 
         let store: LeaseStore
         do {
@@ -100,8 +84,8 @@ struct PDHCPD: AsyncParsableCommand {
         }
         defer { store.close() }
 
-        let listener = try await DHCPListener.start(settings: settings, port: UInt16(port), leases: store, logger: logger)
-        logger.info("serving \(start)-\(end) on \(interface) (\(nic.address)), boot file \(bootfile)\(answerAll ? "" : ", PXE clients only")")
+        let listener = try await DHCPListener.start(settings: settings, port: settings.port, leases: store, logger: logger)
+        logger.info("serving \(pool.rangeStart)-\(pool.rangeEnd) on \(common.interface) (\(nic.address)), boot file \(common.bootfile)\(answerAll ? "" : ", PXE clients only")")
         try await BootServerOptions.serveUntilSignalled(listener, logger: logger) { s in
             "received \(s.received), offers \(s.offers), acks \(s.acks), naks \(s.naks), malformed \(s.malformed)"
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import NIOPosix
+import PXEConfig
 import PXEDaemon
 import TFTP
 
@@ -50,17 +51,19 @@ struct PTFTPD: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
-        var config = TFTPServerConfiguration(root: root, address: host ?? "0.0.0.0", port: port)
-        config.uploads = upload
-        config.overwrite = overwrite
-        config.limits.rfc1350 = rfc1350
-        config.limits.blockSizeMax = blksizeMax
-        config.limits.windowSizeMax = windowsizeMax
-        config.maxSessions = maxSessions
-        config.timeout = timeout
-        config.retries = retries
-        config.portRange = portRange.flatMap(parsePortRange)
-        config.label = iface
+        var settings = TFTPSettings()
+        settings.root = root
+        settings.port = UInt16(port)
+        settings.uploads = upload
+        settings.overwrite = overwrite
+        settings.rfc1350 = rfc1350
+        settings.blksizeMax = blksizeMax
+        settings.windowsizeMax = windowsizeMax
+        settings.maxSessions = maxSessions
+        settings.timeout = timeout
+        settings.retries = retries
+        settings.portRange = portRange.flatMap(parsePortRange).map { UInt16($0.lowerBound)...UInt16($0.upperBound) }
+        let config = TFTPEngine.configuration(settings, interface: iface, address: host ?? "0.0.0.0")
         let server: TFTPServer
         do {
             server = try await TFTPServer.start(group: MultiThreadedEventLoopGroup.singleton, configuration: config, logger: logger)

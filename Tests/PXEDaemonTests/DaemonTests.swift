@@ -98,7 +98,7 @@ import TFTP
         // Removing the interface stops its engine.
         try "log-level: info\n".write(toFile: path, atomically: true, encoding: .utf8)
         _ = await supervisor.reload()
-        #expect(await supervisor.tftpServers.isEmpty)
+        #expect(await supervisor.engineKeys.isEmpty)
         await supervisor.stop(grace: .zero)
     }
 }

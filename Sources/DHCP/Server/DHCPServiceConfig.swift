@@ -45,19 +45,6 @@ public struct DHCPServiceConfig: Sendable, Equatable {
         self.authoritative = authoritative ?? !(pool?.pxeOnly ?? false)
     }
 
-    /// Settings for one interface of a configuration generation.
-    /// - Parameters:
-    ///   - serverAddress: the interface's IPv4 address (`interface.address` or looked up).
-    ///   - tftpRoot: the TFTP root served on this interface, for BOOTP option 13 (nil: no option 13).
-    ///   - interfaceNetwork: the interface's subnet when known (defaults to the pool's subnet).
-    public init(configuration: PXEConfiguration, interface: InterfaceConfig, serverAddress: IPv4Address,
-                tftpRoot: String?, interfaceNetwork: IPv4Network? = nil)
-    {
-        self.init(interfaceName: interface.name, serverAddress: serverAddress, interfaceNetwork: interfaceNetwork,
-                  pool: interface.dhcp, bootp: interface.bootp, bootpRouter: interface.dhcp?.router,
-                  hosts: configuration.hosts, boot: configuration.boot, tftpRoot: tftpRoot)
-    }
-
     /// UDP port to listen on.
     public var port: UInt16 { pool?.port ?? 67 }
 }

@@ -100,13 +100,18 @@ public final class TFTPServer: Sendable {
 
     /// Stops taking requests, lets running transfers finish for up to `grace`, then closes them.
     public func stop(grace: TimeAmount = .seconds(5)) async {
-        shared.state.withLockedValue { $0.admission.stopAccepting() }
-        try? await listener.close()
+        await stopListening()
         await waitForSessionsToEnd(within: grace)
         let controls = shared.state.withLockedValue { s in Array(s.controls.values) }
         for control in controls { control.cancel() }
         // The transfer threads see the cancellation at once; wait briefly for their log lines.
         await waitForSessionsToEnd(within: .seconds(1))
+    }
+
+    /// Stops taking requests and closes the listener (its port is free again); transfers carry on.
+    public func stopListening() async {
+        shared.state.withLockedValue { $0.admission.stopAccepting() }
+        try? await listener.close()
     }
 
     private func waitForSessionsToEnd(within time: TimeAmount) async {

@@ -1,0 +1,100 @@
+import DHCP
+import Logging
+import NIOCore
+import PXEConfig
+
+/// The DHCP/BOOTP engine of one interface: a `DHCPListener` over the shared lease store, and the
+/// mapping from the file (pool, reservations, boot table) to the engine's settings (the one
+/// place that mapping lives).
+public final class DHCPEngine: Engine {
+    public let listener: DHCPListener
+
+    init(listener: DHCPListener) { self.listener = listener }
+
+    /// The engine's settings for one interface of a generation.
+    /// - Parameters:
+    ///   - tftpRoot: where boot files are found, for BOOTP option 13 (default: the TFTP root
+    ///     served on this interface; nil there: no option 13).
+    public static func settings(_ generation: PXEConfiguration, interface: ResolvedInterface,
+                                tftpRoot: String? = nil) -> DHCPServiceConfig {
+        let config = interface.config
+        return DHCPServiceConfig(interfaceName: config.name, serverAddress: interface.address,
+                                 interfaceNetwork: interface.network, pool: config.dhcp, bootp: config.bootp,
+                                 bootpRouter: config.dhcp?.router, hosts: generation.hosts, boot: generation.boot,
+                                 tftpRoot: tftpRoot ?? config.tftp?.root)
+    }
+
+    /// Opens the lease file (or returns the one already open for it), logging what recovery found.
+    static func leaseStore(_ path: String, resources: EngineResources, logger: Logger) throws -> LeaseStore {
+        do {
+            return try resources.shared("lease-store:\(path)") {
+                let (store, warnings) = try LeaseStore.open(path: path)
+                for w in warnings { logger.warning("lease file \(path): \(w)") }
+                return store
+            }
+        } catch {
+            throw EngineError("lease file \(path): \(error)")
+        }
+    }
+
+    public func apply(_ plan: any EnginePlan) async throws -> EngineApplyResult {
+        guard let plan = plan as? Plan else { return .restart }
+        // Same socket and same lease file: swap the settings in place (leases and held offers
+        // kept). A new port needs a new socket; a new lease file an engine that starts from its
+        // records and persists to it.
+        let store = try plan.store()
+        guard listener.localAddress?.port == Int(plan.settings.port), listener.leaseStore === store else { return .restart }
+        await listener.apply(settings: plan.settings)
+        return .applied
+    }
+
+    public func stopListening() async { await listener.stop() }
+    public func stop(grace: TimeAmount) async { await listener.stop() }
+
+    public func counters() -> [EngineCounter] {
+        let s = listener.stats
+        return [
+            EngineCounter("received", s.received), EngineCounter("offers", s.offers), EngineCounter("acks", s.acks),
+            EngineCounter("naks", s.naks), EngineCounter("bootp", s.bootpReplies), EngineCounter("malformed", s.malformed),
+            EngineCounter("ignored", s.ignored), EngineCounter("leases", listener.leaseStore?.leases.count ?? 0, .gauge),
+            EngineCounter("releases", s.releases), EngineCounter("declines", s.declines), EngineCounter("informs", s.informs),
+            EngineCounter("sent", s.sent), EngineCounter("send-errors", s.sendErrors),
+            EngineCounter("persist-errors", s.persistErrors), EngineCounter("arp-fallbacks", s.arpFallbacks),
+        ]
+    }
+
+    struct Plan: EnginePlan {
+        let key: EngineKey
+        let settings: DHCPServiceConfig
+        let leaseFile: String
+        let resources: EngineResources
+        let logger: Logger
+
+        func store() throws -> LeaseStore {
+            try DHCPEngine.leaseStore(leaseFile, resources: resources, logger: logger)
+        }
+
+        func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine {
+            let store = try store()
+            do {
+                let listener = try await DHCPListener.start(group: group, settings: settings, port: settings.port,
+                                                            leases: store, logger: logger)
+                return DHCPEngine(listener: listener)
+            } catch {
+                throw EngineError("cannot listen on port \(settings.port): \(error)")
+            }
+        }
+    }
+}
+
+extension DHCPEngine: EngineKind {
+    public static let name = "dhcp"
+
+    public static func plans(for generation: PXEConfiguration, interface: ResolvedInterface,
+                             resources: EngineResources) -> [any EnginePlan] {
+        guard interface.config.dhcp != nil || interface.config.bootp else { return [] }
+        return [Plan(key: EngineKey(kind: name, interface: interface.config.name),
+                     settings: settings(generation, interface: interface), leaseFile: generation.leaseFile,
+                     resources: resources, logger: resources.logger)]
+    }
+}

@@ -1,0 +1,127 @@
+import Logging
+import NIOCore
+import PXEConfig
+
+/// Which engine: its kind ("tftp", "dhcp", ...) on one interface.
+public struct EngineKey: Hashable, Sendable, CustomStringConvertible {
+    public var kind: String
+    public var interface: String
+    public init(kind: String, interface: String) {
+        self.kind = kind
+        self.interface = interface
+    }
+    public var description: String { "\(kind) \(interface)" }
+}
+
+/// One figure an engine keeps, named as its status line shows it. The metrics endpoint reads
+/// the same list, so a counter added here shows in both.
+public struct EngineCounter: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// Only ever grows (packets, transfers, bytes).
+        case counter
+        /// Goes up and down (active transfers, leases held).
+        case gauge
+    }
+    public var name: String
+    public var value: Int
+    public var kind: Kind
+    public init(_ name: String, _ value: Int, _ kind: Kind = .counter) {
+        self.name = name
+        self.value = value
+        self.kind = kind
+    }
+}
+
+/// What applying a new generation to a running engine did.
+public enum EngineApplyResult: Sendable, Equatable {
+    /// Swapped in place: requests from now on see the new settings, work in flight keeps its own.
+    case applied
+    /// The new settings need a new engine (a new address, port or lease file: a new socket).
+    case restart
+}
+
+/// A running engine of the daemon: TFTP, DHCP/BOOTP, and the engines to come. The supervisor
+/// holds them as `[EngineKey: any Engine]` and treats them all alike.
+public protocol Engine: AnyObject, Sendable {
+    /// Takes a new generation's plan for this engine's key.
+    func apply(_ plan: any EnginePlan) async throws -> EngineApplyResult
+    /// Stops taking requests and frees the engine's sockets; work in flight carries on.
+    func stopListening() async
+    /// Stops taking requests, lets work in flight finish for up to `grace`, then ends it.
+    func stop(grace: TimeAmount) async
+    /// The engine's figures, for the status line and the metrics endpoint.
+    func counters() -> [EngineCounter]
+}
+
+extension Engine {
+    /// "name=value ..." of every counter: the engine's SIGUSR1 status line after its key.
+    public func statusText() -> String {
+        counters().map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+    }
+}
+
+/// An interface of a generation with the address its engines serve on.
+public struct ResolvedInterface: Sendable, Equatable {
+    public var config: InterfaceConfig
+    public var address: IPv4Address
+    /// The interface's own network, when it was looked up (nil when the file gives the address).
+    public var network: IPv4Network?
+    public init(config: InterfaceConfig, address: IPv4Address, network: IPv4Network?) {
+        self.config = config
+        self.address = address
+        self.network = network
+    }
+}
+
+/// What one generation wants of one engine: its settings, and how to start it.
+public protocol EnginePlan: Sendable {
+    var key: EngineKey { get }
+    func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine
+}
+
+/// A kind of engine: which plans a generation makes for one interface. Adding an engine to the
+/// daemon is one type conforming to this, and its name in `Supervisor.kinds`.
+public protocol EngineKind: Sendable {
+    static var name: String { get }
+    static func plans(for generation: PXEConfiguration, interface: ResolvedInterface,
+                      resources: EngineResources) -> [any EnginePlan]
+}
+
+/// Things engines share that outlive a generation (the lease store of the DHCP engines),
+/// opened on first use and closed when a generation no longer uses them.
+public final class EngineResources: @unchecked Sendable {
+    // @unchecked: used only from the supervisor actor (plans are made and applied there).
+    private var resources: [String: AnyObject] = [:]
+    private var used: Set<String> = []
+    /// For what opening a resource finds (recovered records, warnings).
+    public let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    /// The resource under `key`, opened with `open` the first time.
+    public func shared<T: AnyObject>(_ key: String, open: () throws -> T) throws -> T {
+        used.insert(key)
+        if let existing = resources[key] as? T { return existing }
+        let opened = try open()
+        resources[key] = opened
+        return opened
+    }
+
+    func beginGeneration() { used.removeAll() }
+
+    /// Drops what the generation just applied did not ask for.
+    func endGeneration() {
+        for key in resources.keys where !used.contains(key) { resources[key] = nil }
+    }
+
+    func removeAll() {
+        resources.removeAll()
+        used.removeAll()
+    }
+}
+
+/// An engine failure with the message to log as it is.
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
