@@ -85,12 +85,18 @@ extension ConfigLoader {
     }
 
     mutating func ipv4(_ node: YAMLNode, _ path: @autoclosure () -> String) -> IPv4Address? {
-        guard let s = scalarText(node, path(), expected: "an IPv4 address") else { return nil }
-        guard let a = IPv4Address(s) else {
-            fail(node.mark, path(), "'\(s)' is not a valid IPv4 address")
+        parsed(node, path(), expected: "an IPv4 address", IPv4Address.init) { "'\($0)' is not a valid IPv4 address" }
+    }
+
+    /// A scalar that `parse` must accept; `invalid` says why not, from the text.
+    mutating func parsed<T>(_ node: YAMLNode, _ path: @autoclosure () -> String, expected: String,
+                            _ parse: (String) -> T?, invalid: (String) -> String) -> T? {
+        guard let s = scalarText(node, path(), expected: expected) else { return nil }
+        guard let value = parse(s) else {
+            fail(node.mark, path(), invalid(s))
             return nil
         }
-        return a
+        return value
     }
 
     /// One address or a list of them.
@@ -119,12 +125,9 @@ extension ConfigLoader {
     }
 
     mutating func macAddress(_ node: YAMLNode, _ path: @autoclosure () -> String) -> MACAddress? {
-        guard let s = scalarText(node, path(), expected: "a MAC address") else { return nil }
-        guard let m = MACAddress(s) else {
-            fail(node.mark, path(), "'\(s)' is not a valid MAC address (expected six hex pairs like 52:54:00:12:34:56)")
-            return nil
+        parsed(node, path(), expected: "a MAC address", MACAddress.init) {
+            "'\($0)' is not a valid MAC address (expected six hex pairs like 52:54:00:12:34:56)"
         }
-        return m
     }
 
     /// `START-END`, spaces around the dash allowed.

@@ -93,23 +93,18 @@ public enum LeaseJournal {
         guard let ip = IPv4Address(fields[1]) else { return .failure(.malformed("bad address")) }
         guard let state = LeaseState(rawValue: fields[2]) else { return .failure(.malformed("bad state")) }
         guard let expiry = Int64(fields[3]) else { return .failure(.malformed("bad expiry")) }
-        let mac: MACAddress?
-        if fields[4] == "-" {
-            mac = nil
-        } else {
-            guard let m = MACAddress(fields[4]) else { return .failure(.malformed("bad MAC address")) }
-            mac = m
-        }
+        guard let mac = Self.dashOrValue(fields[4], { MACAddress($0) }) else { return .failure(.malformed("bad MAC address")) }
         guard let key = unescape(fields[5]), !key.isEmpty else { return .failure(.malformed("bad client key")) }
-        let hostname: String?
-        if fields[6] == "-" {
-            hostname = nil
-        } else {
-            guard let h = unescape(fields[6]) else { return .failure(.malformed("bad hostname")) }
-            hostname = h
-        }
+        guard let hostname = Self.dashOrValue(fields[6], unescape) else { return .failure(.malformed("bad hostname")) }
         return .success(Lease(clientKey: ClientKey(rawValue: key), mac: mac, ip: ip, hostname: hostname,
                               expiry: expiry, state: state))
+    }
+
+    /// A field where "-" stands for nothing: `.some(nil)` for "-", `.some(value)` when it
+    /// parses, nil when it does not (a malformed record).
+    static func dashOrValue<T>(_ field: String, _ parse: (String) -> T?) -> T?? {
+        if field == "-" { return .some(nil) }
+        return parse(field).map { .some($0) }
     }
 
     static func crcHex(_ v: UInt32) -> String {

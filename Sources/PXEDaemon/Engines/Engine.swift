@@ -6,10 +6,6 @@ import PXEConfig
 public struct EngineKey: Hashable, Sendable, CustomStringConvertible {
     public var kind: String
     public var interface: String
-    public init(kind: String, interface: String) {
-        self.kind = kind
-        self.interface = interface
-    }
     public var description: String { "\(kind) \(interface)" }
 }
 

@@ -92,14 +92,9 @@ struct TransferThread: @unchecked Sendable {
 
     private mutating func handleDatagram() {
         guard let packet = try? TFTPPacket.decode(receiveBuffer) else { return }
-        if !progressed && !ended {
-            switch packet {
-            case .ack, .data:
-                progressed = true
-                hooks.progressed()
-            default:
-                break
-            }
+        if !progressed && !ended && TFTPAdmission.showsProgress(packet) {
+            progressed = true
+            hooks.progressed()
         }
         perform(transfer.session.received(packet, now: .now()))
     }

@@ -127,6 +127,15 @@ public struct TFTPAdmission: Sendable {
         return true
     }
 
+    /// Whether a packet from the client shows its transfer is alive (then it is never evicted):
+    /// an ACK or DATA does; an ERROR or a repeated request does not.
+    public static func showsProgress(_ packet: TFTPPacket) -> Bool {
+        switch packet {
+        case .ack, .data: true
+        case .readRequest, .writeRequest, .optionAck, .error: false
+        }
+    }
+
     /// The client acknowledged or sent data for the first time: never evict this transfer.
     public mutating func progressed(_ id: SessionID) {
         guard case .running(false, let since) = table[id] else { return }
