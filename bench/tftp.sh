@@ -36,7 +36,7 @@ fi
 BIN=$(cd "$REPO" && swift build -c release --scratch-path "$SCRATCH" --show-bin-path 2>/dev/null)
 export BIN
 . "$REPO/Tests/integration/lib.sh"
-lib_init tftp-bench 1800
+lib_init tftp-bench 1800 ptftpd ptftp
 
 for c in curl atftp in.tftpd python3; do
     command -v "$c" >/dev/null || { echo "bench: $c is not installed" >&2; exit 1; }

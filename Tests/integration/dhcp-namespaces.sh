@@ -22,60 +22,28 @@
 #      host still get addresses
 #
 # Environment: BIN (pxed binary directory, default $REPO/.build/debug), REPO (repository root).
-set -u
-REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$REPO/.build/debug}
+. "$(dirname "$0")/lib.sh"
+lib_init dhcp-namespaces 300 pxed
 HERE=$(cd "$(dirname "$0")" && pwd)
 CRAFT="$HERE/dhcp/dhcpcraft.py"
 EXPECT="$HERE/dhcp/expect.py"
 PXED="$BIN/pxed"
 
-passed=0; failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
-
 [ "$(id -u)" -eq 0 ] || { fail setup "needs root (network namespaces)"; finish; }
-for tool in udhcpc dhclient python3 ip timeout; do
-  command -v "$tool" >/dev/null || { fail setup "$tool not installed"; finish; }
-done
-[ -x "$PXED" ] || { fail setup "$PXED not built"; finish; }
+need udhcpc dhclient python3 ip timeout || finish
 
-S=pxd-srv-$$          # server namespace
-C=pxd-cli-$$          # client namespace
-VS=pxs$$              # veth, server end
-VC=pxc$$              # veth, client end
-SRV=10.77.0.1
-W=$(mktemp -d /tmp/pxed-dhcp-ns.XXXXXX)
-CFG=$W/pxed.yaml
-LOG=$W/pxed.log
-LEASES=$W/leases
-PXPID=
-
-cleanup() {
-  if [ -n "$PXPID" ]; then kill -KILL "$PXPID" 2>/dev/null; wait "$PXPID" 2>/dev/null; fi
-  for pf in "$W"/*.pid; do
-    [ -f "$pf" ] || continue
-    pid=$(cat "$pf" 2>/dev/null)
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  done
-  ip netns del "$C" 2>/dev/null
-  ip netns del "$S" 2>/dev/null
-  rm -rf "/etc/netns/$C" "/etc/netns/$S"
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip netns add "$S" && ip netns add "$C" || { fail setup "ip netns add"; finish; }
-mkdir -p "/etc/netns/$C" && : > "/etc/netns/$C/resolv.conf"
-ip -n "$S" link set lo up; ip -n "$C" link set lo up
-ip link add "$VS" netns "$S" type veth peer name "$VC" netns "$C" || { fail setup "veth"; finish; }
-ip -n "$S" addr add $SRV/24 dev "$VS"
-ip -n "$S" link set "$VS" up
-ip -n "$C" link set "$VC" up
+# Server namespace $SRV and client namespace $CLI joined by veths $SIF (10.77.0.1/24) and $CIF.
+ns_pair dn 10.77.0.1/24 || { fail setup "namespace pair"; finish; }
+SIP=10.77.0.1
+ns_etc "$CLI"
+CFG=$TMP/pxed.yaml
+LOG=$TMP/pxed.log
+LEASES=$TMP/leases
+# dhclient daemonizes once it has a lease: its PID is only in its pid file. run_dhclient stops it;
+# this catches one left by an interrupted run.
+on_exit 'for pf in "$TMP"/*.pid; do [ -f "$pf" ] && kill -KILL "$(cat "$pf")" 2>/dev/null; done'
 # The relay test's second subnet sits behind the client namespace.
-ip -n "$S" route add 10.78.0.0/24 via 10.77.0.2 dev "$VS"
+ip -n "$SRV" route add 10.78.0.0/24 via 10.77.0.2 dev "$SIF"
 
 # ---------------------------------------------------------------------------------------------
 # Configuration
@@ -87,15 +55,15 @@ write_config() {
 log-level: debug
 lease-file: $LEASES
 interfaces:
-  $VS:
-    address: $SRV
+  $SIF:
+    address: $SIP
     tftp: false
     bootp: true
     dhcp:
       subnet: 10.77.0.0/24
       range: 10.77.0.100-10.77.0.199
-      router: $SRV
-      dns: [$SRV]
+      router: $SIP
+      dns: [$SIP]
       domain: lab.test
       lease-time: 600
       pxe-only: $PXE_ONLY
@@ -108,7 +76,7 @@ boot:
   bios: bios/undionly.kpxe
   uefi-x64: uefi/ipxe.efi
   uefi-arm64: arm/ipxe.efi
-  ipxe: http://$SRV/boot.ipxe
+  ipxe: http://$SIP/boot.ipxe
   default: default.0
 hosts:
   - mac: 02:00:00:00:01:01
@@ -130,41 +98,16 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # pxed lifecycle
 
-log_count() { local n; n=$(grep -c "$1" "$LOG" 2>/dev/null); echo "${n:-0}"; }
-
-start_pxed() {
-  local before; before=$(log_count "pxed started")
-  ip netns exec "$S" "$PXED" -c "$CFG" >> "$LOG" 2>&1 &
-  PXPID=$!
-  for _ in $(seq 1 100); do
-    [ "$(log_count "pxed started")" -gt "$before" ] && return 0
-    kill -0 "$PXPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  return 1
-}
-
-# stop_pxed SIGNAL: signal pxed and wait (at most 10 s, then SIGKILL) for it to exit.
-stop_pxed() {
-  [ -n "$PXPID" ] || return 0
-  kill -"$1" "$PXPID" 2>/dev/null
-  for _ in $(seq 1 100); do
-    kill -0 "$PXPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$PXPID" 2>/dev/null
-  wait "$PXPID" 2>/dev/null
-  PXPID=
-} 2>/dev/null   # also silences bash's "Killed" job notice for the SIGKILL variant
+start() { start_pxed "$LOG" "$CFG" "$SRV"; }
 
 # reload_pxed: SIGHUP, then wait for "reload applied" or "reload rejected"; prints which.
 reload_pxed() {
   local a r
-  a=$(log_count "reload applied"); r=$(log_count "reload rejected:.*error(s)")
-  kill -HUP "$PXPID"
+  a=$(count_log "$LOG" "reload applied"); r=$(count_log "$LOG" "reload rejected:.*error\(s\)")
+  kill -HUP "$PXED_PID"
   for _ in $(seq 1 100); do
-    if [ "$(log_count "reload applied")" -gt "$a" ]; then echo applied; return 0; fi
-    if [ "$(log_count "reload rejected:.*error(s)")" -gt "$r" ]; then echo rejected; return 0; fi
+    if [ "$(count_log "$LOG" "reload applied")" -gt "$a" ]; then echo applied; return 0; fi
+    if [ "$(count_log "$LOG" "reload rejected:.*error\(s\)")" -gt "$r" ]; then echo rejected; return 0; fi
     sleep 0.1
   done
   echo timeout
@@ -173,10 +116,10 @@ reload_pxed() {
 # ---------------------------------------------------------------------------------------------
 # Clients
 
-set_mac() { ip -n "$C" link set "$VC" address "$1"; }
+set_mac() { ip -n "$CLI" link set "$CIF" address "$1"; }
 
 # udhcpc's script only records what it was given.
-UDHCPC_SCRIPT=$W/udhcpc-script
+UDHCPC_SCRIPT=$TMP/udhcpc-script
 cat > "$UDHCPC_SCRIPT" <<'EOF'
 #!/bin/sh
 case "$1" in
@@ -198,18 +141,18 @@ run_udhcpc() {
   local mac=$1 out=$2; shift 2
   set_mac "$mac"
   rm -f "$out"
-  UDHCPC_OUT=$out ip netns exec "$C" timeout 15 udhcpc -i "$VC" -f -q -n -t 3 -T 1 -s "$UDHCPC_SCRIPT" "$@" \
+  UDHCPC_OUT=$out ip netns exec "$CLI" timeout 15 udhcpc -i "$CIF" -f -q -n -t 3 -T 1 -s "$UDHCPC_SCRIPT" "$@" \
     > "$out.log" 2>&1
 }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$2" 2>/dev/null; }
 
-# run_dhclient MAC NAME: one dhclient run (-1), lease in $W/NAME.leases; the daemon is stopped after.
+# run_dhclient MAC NAME: one dhclient run (-1), lease in $TMP/NAME.leases; the daemon is stopped after.
 run_dhclient() {
-  local mac=$1 name=$2 pf=$W/$2.pid
+  local mac=$1 name=$2 pf=$TMP/$2.pid
   set_mac "$mac"
-  rm -f "$W/$name.leases" "$pf"
-  ip netns exec "$C" timeout 30 dhclient -4 -1 -lf "$W/$name.leases" -pf "$pf" -sf /bin/true "$VC" \
-    > "$W/$name.log" 2>&1
+  rm -f "$TMP/$name.leases" "$pf"
+  ip netns exec "$CLI" timeout 30 dhclient -4 -1 -lf "$TMP/$name.leases" -pf "$pf" -sf /bin/true "$CIF" \
+    > "$TMP/$name.log" 2>&1
   local rc=$?
   if [ -f "$pf" ]; then
     local pid; pid=$(cat "$pf")
@@ -225,7 +168,7 @@ dhclient_value() { sed -n "s/^ *$1 \"\{0,1\}\([^\";]*\)\"\{0,1\};/\1/p" "$2" | t
 # craft OUT ARGS...: one crafted request from the client namespace; replies (JSON) in OUT.
 craft() {
   local out=$1; shift
-  ip netns exec "$C" timeout 15 python3 "$CRAFT" --iface "$VC" "$@" > "$out" 2> "$out.err"
+  ip netns exec "$CLI" timeout 15 python3 "$CRAFT" --iface "$CIF" "$@" > "$out" 2> "$out.err"
 }
 # expect NAME OUT EXPECTATIONS...: PASS/FAIL from expect.py.
 expect() {
@@ -249,45 +192,38 @@ print("10.77.0.%d" % (100 + h % 100))' "$1"
 
 # ---------------------------------------------------------------------------------------------
 write_config
-if ! "$PXED" check -c "$CFG" > "$W/check.out" 2>&1; then
-  fail config "pxed check: $(cat "$W/check.out")"; finish
+if ! "$PXED" check -c "$CFG" > "$TMP/check.out" 2>&1; then
+  fail config "pxed check: $(cat "$TMP/check.out")"; finish
 fi
-start_pxed || { fail start "pxed did not start: $(tail -5 "$LOG")"; finish; }
+start || { fail start "pxed did not start: $(tail -5 "$LOG")"; finish; }
 
 # --- 1. busybox udhcpc ------------------------------------------------------------------------
-if run_udhcpc 02:00:00:00:01:02 "$W/u1"; then
-  ip=$(field ip "$W/u1"); sid=$(field serverid "$W/u1")
-  if [[ "$ip" =~ ^10\.77\.0\.1[0-9][0-9]$ ]] && [ "$sid" = $SRV ] && [ "$(field router "$W/u1")" = $SRV ]; then
+if run_udhcpc 02:00:00:00:01:02 "$TMP/u1"; then
+  ip=$(field ip "$TMP/u1"); sid=$(field serverid "$TMP/u1")
+  if [[ "$ip" =~ ^10\.77\.0\.1[0-9][0-9]$ ]] && [ "$sid" = $SIP ] && [ "$(field router "$TMP/u1")" = $SIP ]; then
     pass "udhcpc pool address ($ip)"
-  else fail "udhcpc pool address" "$(cat "$W/u1")"; fi
-else fail "udhcpc pool address" "no lease: $(tail -3 "$W/u1.log" | paste -sd';' -)"; fi
+  else fail "udhcpc pool address" "$(cat "$TMP/u1")"; fi
+else fail "udhcpc pool address" "no lease: $(tail -3 "$TMP/u1.log" | paste -sd';' -)"; fi
 
-if run_udhcpc 02:00:00:00:01:01 "$W/u2"; then
-  if [ "$(field ip "$W/u2")" = 10.77.0.10 ] && [ "$(field siaddr "$W/u2")" = $SRV ] \
-     && [ "$(field boot_file "$W/u2")" = hosts/udhcpc.efi ]; then
+if run_udhcpc 02:00:00:00:01:01 "$TMP/u2"; then
+  if [ "$(field ip "$TMP/u2")" = 10.77.0.10 ] && [ "$(field siaddr "$TMP/u2")" = $SIP ] \
+     && [ "$(field boot_file "$TMP/u2")" = hosts/udhcpc.efi ]; then
     pass "udhcpc reserved address, siaddr and boot file"
-  else fail "udhcpc reserved address, siaddr and boot file" "$(cat "$W/u2")"; fi
-else fail "udhcpc reserved address, siaddr and boot file" "no lease: $(tail -3 "$W/u2.log" | paste -sd';' -)"; fi
+  else fail "udhcpc reserved address, siaddr and boot file" "$(cat "$TMP/u2")"; fi
+else fail "udhcpc reserved address, siaddr and boot file" "no lease: $(tail -3 "$TMP/u2.log" | paste -sd';' -)"; fi
 
 # Renew (SIGUSR1: unicast REQUEST from the leased address) and release (SIGUSR2: DHCPRELEASE).
-wait_for() {  # wait_for FILE PATTERN: up to 10 s
-  for _ in $(seq 1 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  return 1
-}
 set_mac 02:00:00:00:01:03
-rm -f "$W/rn" "$W/rn.events"
-# `ip netns exec` execs udhcpc, so $! is udhcpc itself (signalled below, killed at the end or by
-# the EXIT trap through its pid file).
-UDHCPC_OUT=$W/rn UDHCPC_ADDR=1 ip netns exec "$C" udhcpc -i "$VC" -f -t 3 -T 1 -s "$UDHCPC_SCRIPT" \
-  > "$W/rn.log" 2>&1 &
-UPID=$!
-echo "$UPID" > "$W/udhcpc.pid"
-if wait_for "$W/rn.events" "^bound"; then
-  rip=$(field ip "$W/rn")
+rm -f "$TMP/rn" "$TMP/rn.events"
+# `env` and `ip netns exec` exec udhcpc, so the spawned PID is udhcpc itself.
+spawn "$TMP/rn.log" env UDHCPC_OUT="$TMP/rn" UDHCPC_ADDR=1 ip netns exec "$CLI" udhcpc -i "$CIF" -f -t 3 -T 1 -s "$UDHCPC_SCRIPT"
+UPID=$SPAWNED
+if wait_log "$TMP/rn.events" "^bound"; then
+  rip=$(field ip "$TMP/rn")
   kill -USR1 "$UPID"
-  if wait_for "$W/rn.events" "^renew $rip" && grep -q "sending renew to server" "$W/rn.log"; then
+  if wait_log "$TMP/rn.events" "^renew $rip" && grep -q "sending renew to server" "$TMP/rn.log"; then
     pass "udhcpc renew (unicast REQUEST from $rip) ACKed"
-  else fail "udhcpc renew" "$(tail -3 "$W/rn.log" | paste -sd';' -)"; fi
+  else fail "udhcpc renew" "$(tail -3 "$TMP/rn.log" | paste -sd';' -)"; fi
   kill -USR2 "$UPID"
   released=no
   for _ in $(seq 1 50); do
@@ -295,26 +231,26 @@ if wait_for "$W/rn.events" "^bound"; then
     sleep 0.1
   done
   [ $released = yes ] && pass "udhcpc release: pxed leases shows $rip released" \
-    || fail "udhcpc release" "row: '$(lease_row 02:00:00:00:01:03)' log: $(tail -2 "$W/rn.log" | paste -sd';' -)"
+    || fail "udhcpc release" "row: '$(lease_row 02:00:00:00:01:03)' log: $(tail -2 "$TMP/rn.log" | paste -sd';' -)"
 else
-  fail "udhcpc renew" "no lease: $(tail -3 "$W/rn.log" | paste -sd';' -)"
+  fail "udhcpc renew" "no lease: $(tail -3 "$TMP/rn.log" | paste -sd';' -)"
 fi
-kill "$UPID" 2>/dev/null; wait "$UPID" 2>/dev/null; rm -f "$W/udhcpc.pid"
-ip -n "$C" addr flush dev "$VC"
+stop "$UPID"
+ip -n "$CLI" addr flush dev "$CIF"
 
 # --- 2. ISC dhclient --------------------------------------------------------------------------
 if run_dhclient 02:00:00:00:02:02 d1; then
-  ip=$(dhclient_value fixed-address "$W/d1.leases")
-  sid=$(dhclient_value "option dhcp-server-identifier" "$W/d1.leases")
-  if [[ "$ip" =~ ^10\.77\.0\.1[0-9][0-9]$ ]] && [ "$sid" = $SRV ]; then pass "dhclient pool address ($ip)"
+  ip=$(dhclient_value fixed-address "$TMP/d1.leases")
+  sid=$(dhclient_value "option dhcp-server-identifier" "$TMP/d1.leases")
+  if [[ "$ip" =~ ^10\.77\.0\.1[0-9][0-9]$ ]] && [ "$sid" = $SIP ]; then pass "dhclient pool address ($ip)"
   else fail "dhclient pool address" "fixed-address=$ip server=$sid"; fi
-else fail "dhclient pool address" "dhclient failed: $(tail -3 "$W/d1.log" | paste -sd';' -)"; fi
+else fail "dhclient pool address" "dhclient failed: $(tail -3 "$TMP/d1.log" | paste -sd';' -)"; fi
 
 if run_dhclient 02:00:00:00:02:01 d2; then
-  ip=$(dhclient_value fixed-address "$W/d2.leases"); file=$(dhclient_value filename "$W/d2.leases")
+  ip=$(dhclient_value fixed-address "$TMP/d2.leases"); file=$(dhclient_value filename "$TMP/d2.leases")
   if [ "$ip" = 10.77.0.11 ] && [ "$file" = hosts/dhclient.efi ]; then pass "dhclient reserved address and boot file"
   else fail "dhclient reserved address and boot file" "fixed-address=$ip filename=$file"; fi
-else fail "dhclient reserved address and boot file" "dhclient failed: $(tail -3 "$W/d2.log" | paste -sd';' -)"; fi
+else fail "dhclient reserved address and boot file" "dhclient failed: $(tail -3 "$TMP/d2.log" | paste -sd';' -)"; fi
 
 # --- 3. Leases survive restarts ---------------------------------------------------------------
 # Each client first asks for an address (option 50) that is NOT where the pool scan would start
@@ -322,166 +258,166 @@ else fail "dhclient reserved address and boot file" "dhclient failed: $(tail -3 
 restart_check() {  # restart_check SIGNAL MAC ADDRESS
   local sig=$1 mac=$2 want=$3 name="lease survives SIG$1 restart"
   if [ "$(fnv1a_pick "$mac")" = "$want" ]; then fail "$name" "test bug: $want is $mac's scan start"; return; fi
-  if ! run_udhcpc "$mac" "$W/r-$sig-1" -r "$want" || [ "$(field ip "$W/r-$sig-1")" != "$want" ]; then
-    fail "$name" "first lease: $(cat "$W/r-$sig-1" 2>/dev/null) $(tail -2 "$W/r-$sig-1.log" | paste -sd';' -)"; return
+  if ! run_udhcpc "$mac" "$TMP/r-$sig-1" -r "$want" || [ "$(field ip "$TMP/r-$sig-1")" != "$want" ]; then
+    fail "$name" "first lease: $(cat "$TMP/r-$sig-1" 2>/dev/null) $(tail -2 "$TMP/r-$sig-1.log" | paste -sd';' -)"; return
   fi
-  stop_pxed "$sig"   # for KILL: right after the ACK, nothing gets a chance to flush
-  if ! start_pxed; then fail "$name" "pxed did not restart: $(tail -3 "$LOG" | paste -sd';' -)"; return; fi
-  if ! run_udhcpc "$mac" "$W/r-$sig-2"; then fail "$name" "no lease after restart"; return; fi
-  local got; got=$(field ip "$W/r-$sig-2")
+  stop "$PXED_PID" "$sig" 10   # for KILL: right after the ACK, nothing gets a chance to flush
+  if ! start; then fail "$name" "pxed did not restart: $(tail -3 "$LOG" | paste -sd';' -)"; return; fi
+  if ! run_udhcpc "$mac" "$TMP/r-$sig-2"; then fail "$name" "no lease after restart"; return; fi
+  local got; got=$(field ip "$TMP/r-$sig-2")
   [ "$got" = "$want" ] && pass "$name (same address $got)" || fail "$name" "had $want, got $got"
   local row; row=$(lease_row "$mac")
   if echo "$row" | grep -q " $want .*active"; then pass "pxed leases lists $mac $want after SIG$sig"
   else fail "pxed leases lists $mac $want after SIG$sig" "row: '$row'"; fi
   # Another client asking for that address must be offered something else.
-  craft "$W/r-$sig-3" --mac 02:00:00:00:03:ff --requested "$want" --broadcast-flag --first
-  expect "restored lease blocks another client after SIG$sig" "$W/r-$sig-3" type=offer "yiaddr!=$want"
+  craft "$TMP/r-$sig-3" --mac 02:00:00:00:03:ff --requested "$want" --broadcast-flag --first
+  expect "restored lease blocks another client after SIG$sig" "$TMP/r-$sig-3" type=offer "yiaddr!=$want"
 }
 restart_check TERM 02:00:00:00:03:01 10.77.0.190
 restart_check KILL 02:00:00:00:03:02 10.77.0.191
 
 # --- 4. Crafted PXE DISCOVERs -----------------------------------------------------------------
-craft "$W/p7" --mac 02:00:00:00:04:07 --arch 7 --vendor PXEClient:Arch:00007:UNDI:003016 --uuid "$UUID" \
+craft "$TMP/p7" --mac 02:00:00:00:04:07 --arch 7 --vendor PXEClient:Arch:00007:UNDI:003016 --uuid "$UUID" \
   --nii --prl 1,3,43,54,60,66,67,97 --broadcast-flag --first
-expect "PXE arch 7 -> uefi-x64, 66/67, 54, 60, 43, 97 echoed" "$W/p7" type=offer file=uefi/ipxe.efi \
-  siaddr=$SRV yiaddr~10.77.0.100-10.77.0.199 opt:54=0a4d0001 opt:60=s:PXEClient opt:43~060108 \
-  "opt:97=$UUID" opt:67=s:uefi/ipxe.efi opt:66=s:$SRV minlen=300 ip_dst=255.255.255.255 udp_dport=68
+expect "PXE arch 7 -> uefi-x64, 66/67, 54, 60, 43, 97 echoed" "$TMP/p7" type=offer file=uefi/ipxe.efi \
+  siaddr=$SIP yiaddr~10.77.0.100-10.77.0.199 opt:54=0a4d0001 opt:60=s:PXEClient opt:43~060108 \
+  "opt:97=$UUID" opt:67=s:uefi/ipxe.efi opt:66=s:$SIP minlen=300 ip_dst=255.255.255.255 udp_dport=68
 
-craft "$W/p0" --mac 02:00:00:00:04:00 --arch 0 --vendor PXEClient:Arch:00000:UNDI:002001 --first
-expect "PXE arch 0 -> bios, no 97/67 unless sent/asked, unicast to yiaddr" "$W/p0" type=offer \
-  file=bios/undionly.kpxe siaddr=$SRV opt:54=0a4d0001 opt:60=s:PXEClient opt:43~060108 '!opt:97' '!opt:67' \
+craft "$TMP/p0" --mac 02:00:00:00:04:00 --arch 0 --vendor PXEClient:Arch:00000:UNDI:002001 --first
+expect "PXE arch 0 -> bios, no 97/67 unless sent/asked, unicast to yiaddr" "$TMP/p0" type=offer \
+  file=bios/undionly.kpxe siaddr=$SIP opt:54=0a4d0001 opt:60=s:PXEClient opt:43~060108 '!opt:97' '!opt:67' \
   minlen=300 eth_dst=02:00:00:00:04:00 udp_dport=68
 # Without the broadcast flag the OFFER goes to yiaddr at chaddr (ARP entry added by pxed).
-if [ -s "$W/p0" ] && python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); sys.exit(d["ip_dst"]!=d["yiaddr"])' "$W/p0"; then
+if [ -s "$TMP/p0" ] && python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); sys.exit(d["ip_dst"]!=d["yiaddr"])' "$TMP/p0"; then
   pass "OFFER without broadcast flag unicast to yiaddr"
-else fail "OFFER without broadcast flag unicast to yiaddr" "$(head -c 300 "$W/p0")"; fi
+else fail "OFFER without broadcast flag unicast to yiaddr" "$(head -c 300 "$TMP/p0")"; fi
 
-craft "$W/pi" --mac 02:00:00:00:04:01 --arch 0 --vendor PXEClient:Arch:00000:UNDI:002001 --user-class iPXE \
+craft "$TMP/pi" --mac 02:00:00:00:04:01 --arch 0 --vendor PXEClient:Arch:00000:UNDI:002001 --user-class iPXE \
   --option 175=b10101 --prl 1,3,67,175 --broadcast-flag --first
-expect "iPXE (raw user class) -> boot.ipxe" "$W/pi" type=offer file=http://$SRV/boot.ipxe \
-  opt:67=s:http://$SRV/boot.ipxe siaddr=$SRV minlen=300
+expect "iPXE (raw user class) -> boot.ipxe" "$TMP/pi" type=offer file=http://$SIP/boot.ipxe \
+  opt:67=s:http://$SIP/boot.ipxe siaddr=$SIP minlen=300
 
-craft "$W/pj" --mac 02:00:00:00:04:02 --arch 7 --vendor PXEClient:Arch:00007:UNDI:003016 --user-class iPXE \
+craft "$TMP/pj" --mac 02:00:00:00:04:02 --arch 7 --vendor PXEClient:Arch:00007:UNDI:003016 --user-class iPXE \
   --user-class-rfc3004 --broadcast-flag --first
-expect "iPXE (RFC 3004 user class) -> boot.ipxe" "$W/pj" type=offer file=http://$SRV/boot.ipxe
+expect "iPXE (RFC 3004 user class) -> boot.ipxe" "$TMP/pj" type=offer file=http://$SIP/boot.ipxe
 
-craft "$W/pv" --mac 02:00:00:00:04:03 --vendor PXEClient:Arch:00007:UNDI:003016 --broadcast-flag --first
-expect "option 60 Arch:00007 without 93 -> uefi-x64" "$W/pv" type=offer file=uefi/ipxe.efi opt:60=s:PXEClient \
+craft "$TMP/pv" --mac 02:00:00:00:04:03 --vendor PXEClient:Arch:00007:UNDI:003016 --broadcast-flag --first
+expect "option 60 Arch:00007 without 93 -> uefi-x64" "$TMP/pv" type=offer file=uefi/ipxe.efi opt:60=s:PXEClient \
   opt:43~060108 minlen=300
 
-craft "$W/p9" --mac 02:00:00:00:04:09 --arch 9 --vendor PXEClient:Arch:00009:UNDI:003016 --broadcast-flag --first
-expect "arch 9 (EFI BC) treated as x86-64" "$W/p9" type=offer file=uefi/ipxe.efi
+craft "$TMP/p9" --mac 02:00:00:00:04:09 --arch 9 --vendor PXEClient:Arch:00009:UNDI:003016 --broadcast-flag --first
+expect "arch 9 (EFI BC) treated as x86-64" "$TMP/p9" type=offer file=uefi/ipxe.efi
 
-craft "$W/pa" --mac 02:00:00:00:04:0b --arch 11 --vendor PXEClient:Arch:00011:UNDI:003016 --broadcast-flag --first
-expect "arch 11 -> uefi-arm64" "$W/pa" type=offer file=arm/ipxe.efi
+craft "$TMP/pa" --mac 02:00:00:00:04:0b --arch 11 --vendor PXEClient:Arch:00011:UNDI:003016 --broadcast-flag --first
+expect "arch 11 -> uefi-arm64" "$TMP/pa" type=offer file=arm/ipxe.efi
 
-craft "$W/pn" --mac 02:00:00:00:04:0c --broadcast-flag --prl 1,3,6,15,66,67 --first
-expect "plain DHCP client: no PXE boot data" "$W/pn" type=offer file= siaddr=0.0.0.0 '!opt:60' '!opt:43' \
+craft "$TMP/pn" --mac 02:00:00:00:04:0c --broadcast-flag --prl 1,3,6,15,66,67 --first
+expect "plain DHCP client: no PXE boot data" "$TMP/pn" type=offer file= siaddr=0.0.0.0 '!opt:60' '!opt:43' \
   '!opt:67' opt:1=ffffff00 opt:3=0a4d0001 opt:6=0a4d0001 opt:15=s:lab.test opt:51=00000258 minlen=300
 
 # Full PXE DORA: the ACK carries the same boot data.
-off=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$W/p7" 2>/dev/null)
-craft "$W/p7a" --type request --mac 02:00:00:00:04:07 --arch 7 --vendor PXEClient:Arch:00007:UNDI:003016 \
-  --uuid "$UUID" --requested "${off:-0.0.0.0}" --server-id $SRV --prl 1,3,66,67 --broadcast-flag --first
-expect "PXE REQUEST -> ACK with boot data" "$W/p7a" type=ack "yiaddr=${off:-?}" file=uefi/ipxe.efi \
-  opt:67=s:uefi/ipxe.efi opt:60=s:PXEClient "opt:97=$UUID" siaddr=$SRV minlen=300
+off=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$TMP/p7" 2>/dev/null)
+craft "$TMP/p7a" --type request --mac 02:00:00:00:04:07 --arch 7 --vendor PXEClient:Arch:00007:UNDI:003016 \
+  --uuid "$UUID" --requested "${off:-0.0.0.0}" --server-id $SIP --prl 1,3,66,67 --broadcast-flag --first
+expect "PXE REQUEST -> ACK with boot data" "$TMP/p7a" type=ack "yiaddr=${off:-?}" file=uefi/ipxe.efi \
+  opt:67=s:uefi/ipxe.efi opt:60=s:PXEClient "opt:97=$UUID" siaddr=$SIP minlen=300
 
 # --- 5. BOOTP ---------------------------------------------------------------------------------
-craft "$W/b1" --type bootp --mac 02:00:00:00:05:01 --first
-expect "BOOTP with cookie, reserved MAC" "$W/b1" type=bootp yiaddr=10.77.0.50 file=hosts/bootp.0 siaddr=$SRV \
+craft "$TMP/b1" --type bootp --mac 02:00:00:00:05:01 --first
+expect "BOOTP with cookie, reserved MAC" "$TMP/b1" type=bootp yiaddr=10.77.0.50 file=hosts/bootp.0 siaddr=$SIP \
   length=300 opt:1=ffffff00 opt:12=s:bootp-host '!opt:53'
-craft "$W/b2" --type bootp --no-cookie --mac 02:00:00:00:05:01 --first
-expect "BOOTP without cookie (RFC 951), reserved MAC" "$W/b2" type=bootp yiaddr=10.77.0.50 file=hosts/bootp.0 \
-  siaddr=$SRV length=300
-craft "$W/b3" --type bootp --mac 02:00:00:00:05:99 --timeout 2 --expect-none
-[ $? -eq 0 ] && pass "BOOTP from unknown MAC ignored" || fail "BOOTP from unknown MAC ignored" "$(head -c 300 "$W/b3")"
-craft "$W/b4" --type bootp --no-cookie --mac 02:00:00:00:05:98 --timeout 2 --expect-none
-[ $? -eq 0 ] && pass "BOOTP (no cookie) from unknown MAC ignored" || fail "BOOTP (no cookie) from unknown MAC ignored" "$(head -c 300 "$W/b4")"
+craft "$TMP/b2" --type bootp --no-cookie --mac 02:00:00:00:05:01 --first
+expect "BOOTP without cookie (RFC 951), reserved MAC" "$TMP/b2" type=bootp yiaddr=10.77.0.50 file=hosts/bootp.0 \
+  siaddr=$SIP length=300
+craft "$TMP/b3" --type bootp --mac 02:00:00:00:05:99 --timeout 2 --expect-none
+[ $? -eq 0 ] && pass "BOOTP from unknown MAC ignored" || fail "BOOTP from unknown MAC ignored" "$(head -c 300 "$TMP/b3")"
+craft "$TMP/b4" --type bootp --no-cookie --mac 02:00:00:00:05:98 --timeout 2 --expect-none
+[ $? -eq 0 ] && pass "BOOTP (no cookie) from unknown MAC ignored" || fail "BOOTP (no cookie) from unknown MAC ignored" "$(head -c 300 "$TMP/b4")"
 
 # --- 6. Relay ---------------------------------------------------------------------------------
-ip -n "$C" addr add 10.77.0.2/24 dev "$VC"
-ip -n "$C" addr add 10.78.0.1/24 dev "$VC"
+ip -n "$CLI" addr add 10.77.0.2/24 dev "$CIF"
+ip -n "$CLI" addr add 10.78.0.1/24 dev "$CIF"
 O82=01066369726331310206726d742d3031      # circuit-id "circ11", remote-id "rmt-01"
-craft "$W/rl" --mac 02:00:00:00:06:01 --giaddr 10.78.0.1 --hops 1 --server $SRV --opt82 $O82 --first
-expect "relayed DISCOVER -> unicast OFFER to giaddr:67 from relay pool, 82 echoed" "$W/rl" type=offer \
+craft "$TMP/rl" --mac 02:00:00:00:06:01 --giaddr 10.78.0.1 --hops 1 --server $SIP --opt82 $O82 --first
+expect "relayed DISCOVER -> unicast OFFER to giaddr:67 from relay pool, 82 echoed" "$TMP/rl" type=offer \
   ip_dst=10.78.0.1 udp_dport=67 udp_sport=67 giaddr=10.78.0.1 hops=1 yiaddr~10.78.0.100-10.78.0.199 \
   opt:1=ffffff00 opt:3=0a4e0001 opt:51=00000384 opt:54=0a4d0001 "opt:82=$O82" minlen=300
-roff=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$W/rl" 2>/dev/null)
-craft "$W/rr" --type request --mac 02:00:00:00:06:01 --giaddr 10.78.0.1 --hops 1 --server $SRV --opt82 $O82 \
-  --requested "${roff:-0.0.0.0}" --server-id $SRV --first
-expect "relayed REQUEST -> ACK to giaddr:67" "$W/rr" type=ack "yiaddr=${roff:-?}" ip_dst=10.78.0.1 udp_dport=67 \
+roff=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$TMP/rl" 2>/dev/null)
+craft "$TMP/rr" --type request --mac 02:00:00:00:06:01 --giaddr 10.78.0.1 --hops 1 --server $SIP --opt82 $O82 \
+  --requested "${roff:-0.0.0.0}" --server-id $SIP --first
+expect "relayed REQUEST -> ACK to giaddr:67" "$TMP/rr" type=ack "yiaddr=${roff:-?}" ip_dst=10.78.0.1 udp_dport=67 \
   "opt:82=$O82"
-craft "$W/rx" --mac 02:00:00:00:06:02 --giaddr 10.79.0.1 --server $SRV --timeout 2 --expect-none
-[ $? -eq 0 ] && pass "relay with giaddr in no pool ignored" || fail "relay with giaddr in no pool ignored" "$(head -c 300 "$W/rx")"
+craft "$TMP/rx" --mac 02:00:00:00:06:02 --giaddr 10.79.0.1 --server $SIP --timeout 2 --expect-none
+[ $? -eq 0 ] && pass "relay with giaddr in no pool ignored" || fail "relay with giaddr in no pool ignored" "$(head -c 300 "$TMP/rx")"
 # INFORM from a configured client: ACK unicast to ciaddr, no lease time, no yiaddr.
-craft "$W/in" --type inform --mac 02:00:00:00:06:03 --ciaddr 10.77.0.2 --prl 1,3,6 --first
-expect "INFORM -> ACK unicast to ciaddr without a lease" "$W/in" type=ack yiaddr=0.0.0.0 ip_dst=10.77.0.2 \
+craft "$TMP/in" --type inform --mac 02:00:00:00:06:03 --ciaddr 10.77.0.2 --prl 1,3,6 --first
+expect "INFORM -> ACK unicast to ciaddr without a lease" "$TMP/in" type=ack yiaddr=0.0.0.0 ip_dst=10.77.0.2 \
   udp_dport=68 '!opt:51' opt:1=ffffff00 opt:54=0a4d0001
-ip -n "$C" addr flush dev "$VC"
+ip -n "$CLI" addr flush dev "$CIF"
 
 # INIT-REBOOT for an address on another network: NAK, broadcast (RFC 2131 4.3.2).
-craft "$W/nk" --type request --mac 02:00:00:00:06:04 --requested 10.99.0.5 --first
-expect "INIT-REBOOT for a foreign address -> broadcast NAK" "$W/nk" type=nak ip_dst=255.255.255.255 \
+craft "$TMP/nk" --type request --mac 02:00:00:00:06:04 --requested 10.99.0.5 --first
+expect "INIT-REBOOT for a foreign address -> broadcast NAK" "$TMP/nk" type=nak ip_dst=255.255.255.255 \
   yiaddr=0.0.0.0 opt:54=0a4d0001
 
 # --- 7. REQUEST for another server ------------------------------------------------------------
-craft "$W/s1" --mac 02:00:00:00:07:01 --broadcast-flag --first
-sel=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$W/s1" 2>/dev/null)
+craft "$TMP/s1" --mac 02:00:00:00:07:01 --broadcast-flag --first
+sel=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$TMP/s1" 2>/dev/null)
 if [ -n "$sel" ]; then
-  craft "$W/s2" --type request --mac 02:00:00:00:07:01 --requested "$sel" --server-id 10.77.0.99 \
+  craft "$TMP/s2" --type request --mac 02:00:00:00:07:01 --requested "$sel" --server-id 10.77.0.99 \
     --broadcast-flag --timeout 2 --expect-none
   [ $? -eq 0 ] && pass "REQUEST with another server id ignored" \
-    || fail "REQUEST with another server id ignored" "$(head -c 300 "$W/s2")"
-  craft "$W/s3" --type request --mac 02:00:00:00:07:01 --requested "$sel" --server-id $SRV --broadcast-flag --first
-  expect "same REQUEST with our server id ACKed" "$W/s3" type=ack "yiaddr=$sel"
+    || fail "REQUEST with another server id ignored" "$(head -c 300 "$TMP/s2")"
+  craft "$TMP/s3" --type request --mac 02:00:00:00:07:01 --requested "$sel" --server-id $SIP --broadcast-flag --first
+  expect "same REQUEST with our server id ACKed" "$TMP/s3" type=ack "yiaddr=$sel"
   # The client finds the address in use (ARP) and declines it: quarantined, offered to nobody.
-  craft "$W/s4" --type decline --mac 02:00:00:00:07:01 --requested "$sel" --server-id $SRV --timeout 1 --expect-none
-  craft "$W/s5" --mac 02:00:00:00:07:02 --requested "$sel" --broadcast-flag --first
-  if lease_row 02:00:00:00:07:01 | grep -q " $sel .*declined" && python3 "$EXPECT" "$W/s5" type=offer "yiaddr!=$sel" >/dev/null; then
+  craft "$TMP/s4" --type decline --mac 02:00:00:00:07:01 --requested "$sel" --server-id $SIP --timeout 1 --expect-none
+  craft "$TMP/s5" --mac 02:00:00:00:07:02 --requested "$sel" --broadcast-flag --first
+  if lease_row 02:00:00:00:07:01 | grep -q " $sel .*declined" && python3 "$EXPECT" "$TMP/s5" type=offer "yiaddr!=$sel" >/dev/null; then
     pass "DECLINE quarantines the address"
-  else fail "DECLINE quarantines the address" "row '$(lease_row 02:00:00:00:07:01)' offer $(head -c 200 "$W/s5")"; fi
+  else fail "DECLINE quarantines the address" "row '$(lease_row 02:00:00:00:07:01)' offer $(head -c 200 "$TMP/s5")"; fi
 else
   fail "REQUEST with another server id ignored" "no OFFER to start from"
 fi
 
 # --- 8. SIGHUP --------------------------------------------------------------------------------
-craft "$W/h1" --mac 02:00:00:00:08:01 --broadcast-flag --first
-expect "before reload: pool OFFER" "$W/h1" type=offer yiaddr~10.77.0.100-10.77.0.199
+craft "$TMP/h1" --mac 02:00:00:00:08:01 --broadcast-flag --first
+expect "before reload: pool OFFER" "$TMP/h1" type=offer yiaddr~10.77.0.100-10.77.0.199
 EXTRA_HOSTS="  - mac: 02:00:00:00:08:01
     ip: 10.77.0.80
     boot: hosts/added.efi"
 write_config
 res=$(reload_pxed)
-craft "$W/h2" --mac 02:00:00:00:08:01 --broadcast-flag --first
+craft "$TMP/h2" --mac 02:00:00:00:08:01 --broadcast-flag --first
 if [ "$res" = applied ]; then
-  expect "HUP adding a reservation changes the next OFFER" "$W/h2" type=offer yiaddr=10.77.0.80 file=hosts/added.efi
+  expect "HUP adding a reservation changes the next OFFER" "$TMP/h2" type=offer yiaddr=10.77.0.80 file=hosts/added.efi
 else fail "HUP adding a reservation changes the next OFFER" "reload: $res"; fi
 
-cp "$CFG" "$W/good.yaml"
-printf 'interfaces:\n  %s:\n    dhcp:\n      subnet: 10.77.0.0/33\n    bogus-key: 1\n' "$VS" >> "$CFG"
+cp "$CFG" "$TMP/good.yaml"
+printf 'interfaces:\n  %s:\n    dhcp:\n      subnet: 10.77.0.0/33\n    bogus-key: 1\n' "$SIF" >> "$CFG"
 res=$(reload_pxed)
 line=$(grep "reload rejected: .*pxed.yaml:[0-9]*:[0-9]*" "$LOG" | tail -1)
 if [ "$res" = rejected ] && [ -n "$line" ]; then pass "HUP with a broken file rejected (${line#*reload rejected: })"
 else fail "HUP with a broken file rejected" "reload: $res"; fi
-craft "$W/h3" --mac 02:00:00:00:08:01 --broadcast-flag --first
-expect "DHCP keeps serving the previous configuration after a rejected reload" "$W/h3" type=offer yiaddr=10.77.0.80
-kill -0 "$PXPID" 2>/dev/null && pass "pxed still running after rejected reload" || fail "pxed still running after rejected reload" "exited"
-cp "$W/good.yaml" "$CFG"
+craft "$TMP/h3" --mac 02:00:00:00:08:01 --broadcast-flag --first
+expect "DHCP keeps serving the previous configuration after a rejected reload" "$TMP/h3" type=offer yiaddr=10.77.0.80
+alive "$PXED_PID" && pass "pxed still running after rejected reload" || fail "pxed still running after rejected reload" "exited"
+cp "$TMP/good.yaml" "$CFG"
 
 # A reload that moves the lease file: the next ACK must land in the new file.
 OLD_LEASES=$LEASES
-LEASES=$W/moved/leases
+LEASES=$TMP/moved/leases
 write_config
 res=$(reload_pxed)
-craft "$W/m1" --mac 02:00:00:00:08:02 --broadcast-flag --first
-moff=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$W/m1" 2>/dev/null)
-craft "$W/m2" --type request --mac 02:00:00:00:08:02 --requested "${moff:-0.0.0.0}" --server-id $SRV --broadcast-flag --first
-if [ "$res" = applied ] && python3 "$EXPECT" "$W/m2" type=ack >/dev/null && lease_row 02:00:00:00:08:02 | grep -q " $moff " \
+craft "$TMP/m1" --mac 02:00:00:00:08:02 --broadcast-flag --first
+moff=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$TMP/m1" 2>/dev/null)
+craft "$TMP/m2" --type request --mac 02:00:00:00:08:02 --requested "${moff:-0.0.0.0}" --server-id $SIP --broadcast-flag --first
+if [ "$res" = applied ] && python3 "$EXPECT" "$TMP/m2" type=ack >/dev/null && lease_row 02:00:00:00:08:02 | grep -q " $moff " \
    && ! grep -q " $moff active" "$OLD_LEASES"; then
   pass "HUP moving lease-file: next ACK recorded in the new file"
 else
   fail "HUP moving lease-file: next ACK recorded in the new file" \
-    "reload=$res ack=$(head -c 120 "$W/m2") row='$(lease_row 02:00:00:00:08:02)'"
+    "reload=$res ack=$(head -c 120 "$TMP/m2") row='$(lease_row 02:00:00:00:08:02)'"
 fi
 
 # --- 9. pxe-only ------------------------------------------------------------------------------
@@ -489,22 +425,22 @@ PXE_ONLY=true
 write_config
 res=$(reload_pxed)
 [ "$res" = applied ] && pass "HUP to pxe-only: true applied" || fail "HUP to pxe-only: true applied" "reload: $res"
-if run_udhcpc 02:00:00:00:09:01 "$W/x1"; then fail "pxe-only: plain udhcpc gets no answer" "got $(cat "$W/x1")"
+if run_udhcpc 02:00:00:00:09:01 "$TMP/x1"; then fail "pxe-only: plain udhcpc gets no answer" "got $(cat "$TMP/x1")"
 else
-  if grep -q "discover" "$W/x1.log" && grep -q "client=02:00:00:00:09:01 reason=not a network-boot client" "$LOG"; then
+  if grep -q "discover" "$TMP/x1.log" && grep -q "client=02:00:00:00:09:01 reason=not a network-boot client" "$LOG"; then
     pass "pxe-only: plain udhcpc gets no answer (logged: not a network-boot client)"
-  else fail "pxe-only: plain udhcpc gets no answer" "udhcpc: $(tail -2 "$W/x1.log" | paste -sd';' -); log: $(grep 09:01 "$LOG" | tail -1)"; fi
+  else fail "pxe-only: plain udhcpc gets no answer" "udhcpc: $(tail -2 "$TMP/x1.log" | paste -sd';' -); log: $(grep 09:01 "$LOG" | tail -1)"; fi
 fi
-if run_udhcpc 02:00:00:00:09:02 "$W/x2" -V PXEClient:Arch:00000:UNDI:002001 \
-   && [[ "$(field ip "$W/x2")" =~ ^10\.77\.0\.1[0-9][0-9]$ ]]; then
-  pass "pxe-only: udhcpc with PXEClient vendor class gets $(field ip "$W/x2") file $(field boot_file "$W/x2")"
-else fail "pxe-only: udhcpc with PXEClient vendor class gets an address" "$(cat "$W/x2" 2>/dev/null) $(tail -2 "$W/x2.log" | paste -sd';' -)"; fi
-if run_udhcpc 02:00:00:00:01:01 "$W/x3" && [ "$(field ip "$W/x3")" = 10.77.0.10 ]; then
+if run_udhcpc 02:00:00:00:09:02 "$TMP/x2" -V PXEClient:Arch:00000:UNDI:002001 \
+   && [[ "$(field ip "$TMP/x2")" =~ ^10\.77\.0\.1[0-9][0-9]$ ]]; then
+  pass "pxe-only: udhcpc with PXEClient vendor class gets $(field ip "$TMP/x2") file $(field boot_file "$TMP/x2")"
+else fail "pxe-only: udhcpc with PXEClient vendor class gets an address" "$(cat "$TMP/x2" 2>/dev/null) $(tail -2 "$TMP/x2.log" | paste -sd';' -)"; fi
+if run_udhcpc 02:00:00:00:01:01 "$TMP/x3" && [ "$(field ip "$TMP/x3")" = 10.77.0.10 ]; then
   pass "pxe-only: listed host without vendor class still served"
-else fail "pxe-only: listed host without vendor class still served" "$(cat "$W/x3" 2>/dev/null)"; fi
+else fail "pxe-only: listed host without vendor class still served" "$(cat "$TMP/x3" 2>/dev/null)"; fi
 
 # --- Wrap up ----------------------------------------------------------------------------------
-stop_pxed TERM
+stop "$PXED_PID" TERM 10
 if grep -qE "critical|Fatal error|lease write failed" "$LOG"; then
   fail "pxed log clean" "$(grep -E "critical|Fatal error|lease write failed" "$LOG" | head -3 | paste -sd';' -)"
 else pass "pxed log clean (no critical errors, no failed lease writes)"; fi

@@ -33,13 +33,12 @@
 #
 # Environment: BIN (pxed binary directory, default $REPO/.build/debug), REPO (repository root),
 # E2E_CACHE, E2E_MAX_SECONDS, E2E_BOOT_SECONDS (per boot, default 180), KEEP=1 keeps the temp dir.
-set -u
-REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$REPO/.build/debug}
+. "$(dirname "$0")/lib.sh"
 PXED=$BIN/pxed
 CACHE=${E2E_CACHE:-/var/cache/pxed-e2e}
 MAX_SECONDS=${E2E_MAX_SECONDS:-480}
 BOOT_SECONDS=${E2E_BOOT_SECONDS:-180}
+lib_init e2e-pxe-boot "$MAX_SECONDS" pxed
 
 NS=pxd-e2e-$$
 SRV=10.98.0.1
@@ -47,63 +46,13 @@ MAC=52:54:00:98:00:42
 VMIP=10.98.0.42
 IPXE_MARK=PXED-E2E-IPXE
 INIT_MARK=PXED-E2E-INIT
-
-passed=0; failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; exit $?; }
-# check NAME WHY CMD...: PASS when CMD succeeds, else FAIL NAME: WHY.
-check() { local name=$1 why=$2; shift 2; if "$@"; then pass "$name"; else fail "$name" "$why"; fi; }
-
-W=$(mktemp -d /tmp/pxed-e2e.XXXXXX)
-PXPID=
 QPID=
-DUMPPID=
-RAPID=
-WATCHDOG=
-
-kill_pid() { # PID: TERM, up to 3 s, then KILL; only PIDs this script started
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  return 0
-}
-stop_qemu() {
-  # QEMU's own PID (from -pidfile) first, then the timeout wrapper that started it.
-  local qp
-  qp=$(cat "$W/qemu.pid" 2>/dev/null)
-  [ -n "$qp" ] && kill_pid "$qp"
-  kill_pid "$QPID"
-  QPID=
-  rm -f "$W/qemu.pid"
-}
-cleanup() {
-  stop_qemu
-  kill_pid "$PXPID"
-  kill_pid "$DUMPPID"
-  kill_pid "$RAPID"
-  [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
-  ip netns del "$NS" 2>/dev/null     # takes br0 and tap0 with it
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-( trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-  sleep "$MAX_SECONDS" & sp=$!; wait "$sp"
-  echo "FAIL watchdog: the script ran more than $MAX_SECONDS s"; kill -TERM $$ ) &
-WATCHDOG=$!
 
 # ---------------------------------------------------------------------------------------------
 # Prerequisites
 
 [ "$(id -u)" -eq 0 ] || { fail setup "needs root (network namespaces, tap)"; finish; }
-for tool in qemu-system-x86_64 ip timeout apt-get apt-cache dpkg-deb busybox gzip tcpdump python3; do
-  command -v "$tool" >/dev/null || { fail setup "$tool not installed (scripts/install-deps.sh)"; finish; }
-done
-[ -x "$PXED" ] || { fail setup "$PXED not built"; finish; }
+need qemu-system-x86_64 ip timeout apt-get apt-cache dpkg-deb busybox gzip tcpdump python3 || finish
 [ -f /usr/lib/ipxe/undionly.kpxe ] || { fail setup "/usr/lib/ipxe/undionly.kpxe missing (package ipxe)"; finish; }
 [ -c /dev/net/tun ] || { fail setup "/dev/net/tun missing"; finish; }
 
@@ -148,7 +97,7 @@ echo "kernel: $KPKG ($(stat -c %s "$CACHE/vmlinuz-$KPKG") bytes), fetch/cache ch
 # ---------------------------------------------------------------------------------------------
 # TFTP root: undionly.kpxe (boot.bios), boot.ipxe (boot.ipxe), vmlinuz, initrd.img
 
-ROOT=$W/tftp
+ROOT=$TMP/tftp
 mkdir -p "$ROOT"
 cp /usr/lib/ipxe/undionly.kpxe "$ROOT/"
 cp "$CACHE/vmlinuz-$KPKG" "$ROOT/vmlinuz"
@@ -168,7 +117,7 @@ echo PXED-E2E-IPXE-FAILED
 EOF
 
 # The initrd: static busybox and an /init that prints a marker and powers the VM off.
-IR=$W/initrd
+IR=$TMP/initrd
 mkdir -p "$IR/bin" "$IR/dev" "$IR/proc" "$IR/sys"
 cp "$CACHE/busybox-static" "$IR/bin/busybox"
 ln -s busybox "$IR/bin/sh"
@@ -189,7 +138,7 @@ chmod +x "$IR/init"
 echo "initrd.img: $(stat -c %s "$ROOT/initrd.img") bytes; vmlinuz: $(stat -c %s "$ROOT/vmlinuz") bytes"
 
 # Helpers. dhcpopts.py PCAP: one line per DHCP packet (who, type, the options that matter here).
-cat > "$W/dhcpopts.py" <<'EOF'
+cat > "$TMP/dhcpopts.py" <<'EOF'
 import struct, sys
 data = open(sys.argv[1], "rb").read()
 order = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
@@ -227,7 +176,7 @@ EOF
 # ff02::1 every 0.5 s. Without one, iPXE waits about 15 s for IPv6 autoconfiguration to time out
 # before it runs the boot file (seen on tcpdump: router solicitations, then the RRQ); with it the
 # ROM goes on as soon as DHCP is done. IPv4 and pxed are unaffected. E2E_RA=0 turns it off.
-cat > "$W/ra.py" <<'EOF'
+cat > "$TMP/ra.py" <<'EOF'
 import socket, struct, sys, time
 ifname, secs = sys.argv[1], float(sys.argv[2])
 s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
@@ -246,8 +195,7 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # Namespace: bridge br0 (server address) with tap0 enslaved; QEMU opens tap0 from inside.
 
-ip netns add "$NS" || { fail setup "ip netns add $NS"; finish; }
-ip -n "$NS" link set lo up
+ns_add "$NS" || { fail setup "ip netns add $NS"; finish; }
 ip -n "$NS" link add br0 type bridge forward_delay 0 stp_state 0 &&
   ip -n "$NS" addr add $SRV/24 dev br0 &&
   ip -n "$NS" tuntap add dev tap0 mode tap &&
@@ -255,15 +203,14 @@ ip -n "$NS" link add br0 type bridge forward_delay 0 stp_state 0 &&
   ip -n "$NS" link set tap0 up &&
   ip -n "$NS" link set br0 up || { fail setup "bridge/tap in $NS"; finish; }
 if [ "${E2E_RA:-1}" != 0 ]; then
-  ip netns exec "$NS" python3 "$W/ra.py" br0 "$MAX_SECONDS" > "$W/ra.out" 2>&1 &
-  RAPID=$!
+  spawn "$TMP/ra.out" ip netns exec "$NS" python3 "$TMP/ra.py" br0 "$MAX_SECONDS"
 fi
 
 # ---------------------------------------------------------------------------------------------
 # pxed
 
-CFG=$W/pxed.yaml
-LEASES=$W/leases
+CFG=$TMP/pxed.yaml
+LEASES=$TMP/leases
 write_config() { # RFC1350(true|false)
   cat > "$CFG" <<EOF
 log-level: debug
@@ -294,36 +241,29 @@ hosts:
 EOF
 }
 
-start_pxed() { # LOGFILE
-  ip netns exec "$NS" "$PXED" -c "$CFG" > "$1" 2>&1 &
-  PXPID=$!
-  for _ in $(seq 100); do
-    grep -q "pxed started" "$1" 2>/dev/null && return 0
-    kill -0 "$PXPID" 2>/dev/null || break
-    sleep 0.1
-  done
+# start LOGFILE: pxed in the namespace, logging to LOGFILE.
+start() {
+  start_pxed "$1" "$CFG" "$NS" && return 0
   echo "pxed did not start:"; tail -5 "$1"
   return 1
 }
-stop_pxed() { kill_pid "$PXPID"; PXPID=; }
 
 # ---------------------------------------------------------------------------------------------
 # One boot
 
-# boot_vm NAME STOP-REGEX: boots the VM (serial log $W/NAME.serial) until QEMU exits by itself,
+# boot_vm NAME STOP-REGEX: boots the VM (serial log $TMP/NAME.serial) until QEMU exits by itself,
 # STOP-REGEX shows up in the serial log (then QEMU is stopped), a failure shows up, or
 # BOOT_SECONDS pass. Sets BOOT_TIME, T_IPXE, T_LINUX, T_INIT (seconds after QEMU started, or "-").
 boot_vm() {
-  local name=$1 stop=$2 serial=$W/$1.serial start now el
+  local name=$1 stop=$2 serial=$TMP/$1.serial start now el
   : > "$serial"
-  rm -f "$W/qemu.pid"
-  ip netns exec "$NS" timeout "$BOOT_SECONDS" qemu-system-x86_64 -machine pc,accel=tcg -m 256 \
+  # The spawned PID is timeout's (ip netns exec execs it); stop TERMs it and QEMU with it.
+  spawn "$TMP/$name.qemu.out" ip netns exec "$NS" timeout "$BOOT_SECONDS" qemu-system-x86_64 -machine pc,accel=tcg -m 256 \
     -nographic -no-reboot \
     -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
     -device e1000,netdev=n0,mac=$MAC \
-    -boot n -serial "file:$serial" -monitor none -display none -pidfile "$W/qemu.pid" \
-    < /dev/null > "$W/$name.qemu.out" 2>&1 &
-  QPID=$!
+    -boot n -serial "file:$serial" -monitor none -display none < /dev/null
+  QPID=$SPAWNED
   start=$(date +%s.%N)
   T_IPXE=-; T_LINUX=-; T_INIT=-; BOOT_END=running
   while :; do
@@ -331,7 +271,7 @@ boot_vm() {
     [ "$T_IPXE" = - ] && grep -q "$IPXE_MARK script running" "$serial" && T_IPXE=$el
     [ "$T_LINUX" = - ] && grep -q "Linux version" "$serial" && T_LINUX=$el
     [ "$T_INIT" = - ] && grep -q "$INIT_MARK" "$serial" && T_INIT=$el
-    if ! kill -0 "$QPID" 2>/dev/null; then
+    if ! alive "$QPID"; then
       wait "$QPID"; BOOT_END="qemu exited (status $?)"; QPID=; break
     fi
     if [ -n "$stop" ] && grep -Eq "$stop" "$serial"; then BOOT_END="stopped at /$stop/"; break; fi
@@ -340,7 +280,7 @@ boot_vm() {
     fi
     sleep 0.5
   done
-  stop_qemu
+  stop "$QPID"; QPID=
   BOOT_TIME=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   echo "boot $name: $BOOT_END after $BOOT_TIME s (iPXE script at $T_IPXE s, 'Linux version' at $T_LINUX s, init marker at $T_INIT s)"
 }
@@ -358,21 +298,21 @@ rrq_ok() { # LOG FILE: a completed RRQ of FILE with the whole file's bytes
 lease_shows() { "$PXED" leases -c "$CFG" 2>&1 | grep -i "$MAC" | grep -q "$VMIP"; }
 
 check_boot() { # NAME LOG FULL(yes|no)
-  local name=$1 log=$2 full=$3 serial=$W/$1.serial
-  check "$name: DHCP offer and ack for $MAC with $VMIP" "$(grep -Ei "$mac_re" "$log" | grep -Ei 'offer|ack' | tail -2 | tr '\n' ' ')" \
+  local name=$1 log=$2 full=$3 serial=$TMP/$1.serial
+  check_why "$name: DHCP offer and ack for $MAC with $VMIP" "$(grep -Ei "$mac_re" "$log" | grep -Ei 'offer|ack' | tail -2 | tr '\n' ' ')" \
     eval 'log_has "$log" "offer.*$mac_re.*$VMIP|offer.*$VMIP.*$mac_re" && log_has "$log" "ack.*($mac_re.*$VMIP|$VMIP.*$mac_re)"'
-  check "$name: iPXE ran boot.ipxe (echo markers on serial): ip $VMIP, file boot.ipxe" "$(grep "$IPXE_MARK" "$serial" | head -2 | tr -d "\r" | tr "\n" "|")" \
+  check_why "$name: iPXE ran boot.ipxe (echo markers on serial): ip $VMIP, file boot.ipxe" "$(grep "$IPXE_MARK" "$serial" | head -2 | tr -d "\r" | tr "\n" "|")" \
     eval 'grep -q "$IPXE_MARK script running: ip $VMIP mac $MAC" "$serial" &&
           grep -q "$IPXE_MARK next-server $SRV filename boot.ipxe" "$serial"'
-  check "$name: pxed served boot.ipxe over TFTP" "$(rrq_line "$log" boot.ipxe)" rrq_ok "$log" boot.ipxe
-  check "$name: pxed served vmlinuz over TFTP" "$(rrq_line "$log" vmlinuz)" rrq_ok "$log" vmlinuz
-  check "$name: pxed served initrd.img over TFTP" "$(rrq_line "$log" initrd.img)" rrq_ok "$log" initrd.img
-  check "$name: kernel printed 'Linux version' on ttyS0" "not in the serial log" grep -q "Linux version" "$serial"
+  check_why "$name: pxed served boot.ipxe over TFTP" "$(rrq_line "$log" boot.ipxe)" rrq_ok "$log" boot.ipxe
+  check_why "$name: pxed served vmlinuz over TFTP" "$(rrq_line "$log" vmlinuz)" rrq_ok "$log" vmlinuz
+  check_why "$name: pxed served initrd.img over TFTP" "$(rrq_line "$log" initrd.img)" rrq_ok "$log" initrd.img
+  check_why "$name: kernel printed 'Linux version' on ttyS0" "not in the serial log" grep -q "Linux version" "$serial"
   if [ "$full" = yes ]; then
-    check "$name: initrd's /init ran (marker on serial)" "not in the serial log" grep -q "$INIT_MARK userspace up" "$serial"
-    check "$name: the VM powered itself off" "$BOOT_END" [ "${BOOT_END#qemu exited (status 0)}" != "$BOOT_END" ]
+    check_why "$name: initrd's /init ran (marker on serial)" "not in the serial log" grep -q "$INIT_MARK userspace up" "$serial"
+    check_why "$name: the VM powered itself off" "$BOOT_END" [ "${BOOT_END#qemu exited (status 0)}" != "$BOOT_END" ]
   fi
-  check "$name: pxed leases shows $MAC with $VMIP" "$("$PXED" leases -c "$CFG" 2>&1 | tail -3 | tr '\n' '|')" lease_shows
+  check_why "$name: pxed leases shows $MAC with $VMIP" "$("$PXED" leases -c "$CFG" 2>&1 | tail -3 | tr '\n' '|')" lease_shows
 }
 
 TIMES=()
@@ -381,58 +321,58 @@ TIMES=()
 # Boot 1: default TFTP options, all the way to /init and power-off.
 
 write_config false
-check "pxed check accepts the e2e config" "$("$PXED" check -c "$CFG" 2>&1 | tail -2)" "$PXED" check -c "$CFG" > /dev/null 2>&1
-start_pxed "$W/pxed-1.log" || { fail boot1 "pxed did not start"; finish; }
+check "pxed check accepts the e2e config" "$PXED" check -c "$CFG"
+start "$TMP/pxed-1.log" || { fail boot1 "pxed did not start"; finish; }
 # The DHCP packets and TFTP requests of boot 1 (transfers run on other ports, so this stays small).
-ip netns exec "$NS" timeout "$BOOT_SECONDS" tcpdump -i br0 -n -U -s 1500 -w "$W/boot1.pcap" \
-  'udp port 67 or udp port 68 or udp port 69' > "$W/tcpdump.out" 2>&1 &
-DUMPPID=$!
-for _ in $(seq 50); do grep -q "listening on" "$W/tcpdump.out" && break; sleep 0.1; done
+spawn "$TMP/tcpdump.out" ip netns exec "$NS" timeout "$BOOT_SECONDS" tcpdump -i br0 -n -U -s 1500 -w "$TMP/boot1.pcap" \
+  'udp port 67 or udp port 68 or udp port 69'
+DUMPPID=$SPAWNED
+for _ in $(seq 50); do grep -q "listening on" "$TMP/tcpdump.out" && break; sleep 0.1; done
 boot_vm boot1 ""
-kill_pid "$DUMPPID"; DUMPPID=
+stop "$DUMPPID"
 TIMES+=("boot 1 (negotiated options, to power-off): $BOOT_TIME s")
-check_boot boot1 "$W/pxed-1.log" yes
-check "boot1: TFTP used negotiated options (kernel at blksize > 512)" "$(rrq_line "$W/pxed-1.log" vmlinuz)" \
-  eval 'rrq_line "$W/pxed-1.log" vmlinuz | grep -Eq "blksize=(1[0-9]{3}|[6-9][0-9]{2})"'
-check "boot1: iPXE was told boot.ipxe, never undionly.kpxe (boot.bios/default)" \
-  "$(rrq_line "$W/pxed-1.log" undionly.kpxe)" eval '! grep -q "RRQ \"undionly.kpxe\"" "$W/pxed-1.log"'
-python3 "$W/dhcpopts.py" "$W/boot1.pcap" > "$W/boot1.dhcp.txt" 2>&1
-check "boot1: every DHCP packet from the ROM carried user class iPXE (77) and option 175" \
-  "$(tr '\n' '|' < "$W/boot1.dhcp.txt")" \
-  eval 'grep -q "^client" "$W/boot1.dhcp.txt" && ! grep "^client" "$W/boot1.dhcp.txt" | grep -v "opt77=iPXE" | grep -q . &&
-        ! grep "^client" "$W/boot1.dhcp.txt" | grep -v "opt175=" | grep -q .'
-check "boot1: pxed's replies named file boot.ipxe, siaddr $SRV" "$(grep '^server' "$W/boot1.dhcp.txt" | tr '\n' '|')" \
-  eval 'grep "^server" "$W/boot1.dhcp.txt" | grep -q "file=boot.ipxe siaddr=$SRV" &&
-        ! grep "^server" "$W/boot1.dhcp.txt" | grep -vq "file=boot.ipxe siaddr=$SRV"'
-stop_pxed
+check_boot boot1 "$TMP/pxed-1.log" yes
+check_why "boot1: TFTP used negotiated options (kernel at blksize > 512)" "$(rrq_line "$TMP/pxed-1.log" vmlinuz)" \
+  eval 'rrq_line "$TMP/pxed-1.log" vmlinuz | grep -Eq "blksize=(1[0-9]{3}|[6-9][0-9]{2})"'
+check_why "boot1: iPXE was told boot.ipxe, never undionly.kpxe (boot.bios/default)" \
+  "$(rrq_line "$TMP/pxed-1.log" undionly.kpxe)" eval '! grep -q "RRQ \"undionly.kpxe\"" "$TMP/pxed-1.log"'
+python3 "$TMP/dhcpopts.py" "$TMP/boot1.pcap" > "$TMP/boot1.dhcp.txt" 2>&1
+check_why "boot1: every DHCP packet from the ROM carried user class iPXE (77) and option 175" \
+  "$(tr '\n' '|' < "$TMP/boot1.dhcp.txt")" \
+  eval 'grep -q "^client" "$TMP/boot1.dhcp.txt" && ! grep "^client" "$TMP/boot1.dhcp.txt" | grep -v "opt77=iPXE" | grep -q . &&
+        ! grep "^client" "$TMP/boot1.dhcp.txt" | grep -v "opt175=" | grep -q .'
+check_why "boot1: pxed's replies named file boot.ipxe, siaddr $SRV" "$(grep '^server' "$TMP/boot1.dhcp.txt" | tr '\n' '|')" \
+  eval 'grep "^server" "$TMP/boot1.dhcp.txt" | grep -q "file=boot.ipxe siaddr=$SRV" &&
+        ! grep "^server" "$TMP/boot1.dhcp.txt" | grep -vq "file=boot.ipxe siaddr=$SRV"'
+stop "$PXED_PID"
 
 # ---------------------------------------------------------------------------------------------
 # Boot 2: pxed restarted on the same lease file; the same VM boots again.
 
 lease_before=$("$PXED" leases -c "$CFG" 2>&1 | grep -i "$MAC")
-start_pxed "$W/pxed-2.log" || { fail boot2 "pxed did not start"; finish; }
-check "boot2: the lease survived the restart (pxed leases, before booting)" "$lease_before" \
+start "$TMP/pxed-2.log" || { fail boot2 "pxed did not start"; finish; }
+check_why "boot2: the lease survived the restart (pxed leases, before booting)" "$lease_before" \
   eval 'echo "$lease_before" | grep -q "$VMIP"'
 boot_vm boot2 "Linux version"
 TIMES+=("boot 2 (same MAC after a pxed restart, to 'Linux version'): $BOOT_TIME s")
-check_boot boot2 "$W/pxed-2.log" no
-check "boot2: one lease row for $MAC" "$("$PXED" leases -c "$CFG" 2>&1 | grep -ci "$MAC") rows" \
+check_boot boot2 "$TMP/pxed-2.log" no
+check_why "boot2: one lease row for $MAC" "$("$PXED" leases -c "$CFG" 2>&1 | grep -ci "$MAC") rows" \
   eval '[ "$("$PXED" leases -c "$CFG" 2>&1 | grep -ci "$MAC")" -eq 1 ]'
-stop_pxed
+stop "$PXED_PID"
 
 # ---------------------------------------------------------------------------------------------
 # Boot 3: tftp.rfc1350: true (no TFTP options); stops at "Linux version".
 
 write_config true
-start_pxed "$W/pxed-3.log" || { fail boot3 "pxed did not start"; finish; }
-check "boot3: pxed says TFTP is RFC 1350 only" "$(grep -m1 'tftp br0' "$W/pxed-3.log")" \
-  grep -q "RFC 1350 only" "$W/pxed-3.log"
+start "$TMP/pxed-3.log" || { fail boot3 "pxed did not start"; finish; }
+check_why "boot3: pxed says TFTP is RFC 1350 only" "$(grep -m1 'tftp br0' "$TMP/pxed-3.log")" \
+  grep -q "RFC 1350 only" "$TMP/pxed-3.log"
 boot_vm boot3 "Linux version"
 TIMES+=("boot 3 (tftp.rfc1350: true, to 'Linux version'): $BOOT_TIME s")
-check_boot boot3 "$W/pxed-3.log" no
-check "boot3: every transfer ran at blksize=512 windowsize=1" "$(grep 'RRQ' "$W/pxed-3.log" | grep -v 'blksize=512 windowsize=1' | head -1)" \
-  eval 'grep -q "RRQ" "$W/pxed-3.log" && ! grep "RRQ" "$W/pxed-3.log" | grep -vq "blksize=512 windowsize=1"'
-stop_pxed
+check_boot boot3 "$TMP/pxed-3.log" no
+check_why "boot3: every transfer ran at blksize=512 windowsize=1" "$(grep 'RRQ' "$TMP/pxed-3.log" | grep -v 'blksize=512 windowsize=1' | head -1)" \
+  eval 'grep -q "RRQ" "$TMP/pxed-3.log" && ! grep "RRQ" "$TMP/pxed-3.log" | grep -vq "blksize=512 windowsize=1"'
+stop "$PXED_PID"
 
 # ---------------------------------------------------------------------------------------------
 # Evidence: boot 1's serial lines and pxed lines.
@@ -440,16 +380,16 @@ stop_pxed
 echo "--- times"
 printf '%s\n' "${TIMES[@]}"
 echo "--- boot 1: serial log (iPXE and kernel lines)"
-grep -aE "iPXE|$IPXE_MARK|$INIT_MARK|Linux version|Command line|tftp://|ok$|Unpacking initramfs|Run /init|reboot: Power" "$W/boot1.serial" |
+grep -aE "iPXE|$IPXE_MARK|$INIT_MARK|Linux version|Command line|tftp://|ok$|Unpacking initramfs|Run /init|reboot: Power" "$TMP/boot1.serial" |
   sed -E 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\r//g; s/ {4,}/ /g' | cut -c1-200 | head -30
 echo "--- boot 1: pxed log (DHCP and TFTP)"
-grep -E "pxed started|DHCP listening|tftp br0|offer|ack|RRQ" "$W/pxed-1.log" | cut -c1-300 | head -30
+grep -E "pxed started|DHCP listening|tftp br0|offer|ack|RRQ" "$TMP/pxed-1.log" | cut -c1-300 | head -30
 echo "--- boot 1: DHCP and TFTP requests on br0 (tcpdump, seconds since the first packet)"
-tcpdump -r "$W/boot1.pcap" -n -ttttt 2>/dev/null | sed -E 's/^ *00:00://' | cut -c1-160 | head -20
+tcpdump -r "$TMP/boot1.pcap" -n -ttttt 2>/dev/null | sed -E 's/^ *00:00://' | cut -c1-160 | head -20
 echo "--- boot 1: DHCP options (decoded from the capture)"
-cut -c1-200 "$W/boot1.dhcp.txt"
+cut -c1-200 "$TMP/boot1.dhcp.txt"
 echo "--- boot 3 (rfc1350): pxed TFTP lines"
-grep -E "RRQ" "$W/pxed-3.log" | cut -c1-300
+grep -E "RRQ" "$TMP/pxed-3.log" | cut -c1-300
 echo "--- pxed leases"
 "$PXED" leases -c "$CFG" 2>&1
 finish

@@ -1,13 +1,11 @@
 #!/bin/bash
 # Replays the committed fuzz corpora through the fuzz targets built normally (no sanitizer):
 # every input that ever mattered must still be handled without a trap or a broken invariant.
-set -u
-REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$REPO/.build/debug}
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/lib.sh"
+lib_init fuzz-replay 850
 for target in FuzzTFTP FuzzDHCP FuzzConfig; do
   if [ ! -x "$BIN/$target" ]; then (cd "$REPO" && swift build --product "$target" >/dev/null 2>&1); fi
   out=$("$BIN/$target" "$REPO/fuzz/corpus/$target" 2>&1); rc=$?
   check "$target replays its corpus ($out)" test $rc -eq 0
 done
-summary
+finish

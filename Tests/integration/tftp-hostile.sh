@@ -17,7 +17,7 @@
 
 set -u
 . "$(dirname "$0")/lib.sh"
-lib_init tftp-hostile 180
+lib_init tftp-hostile 180 ptftpd ptftp
 
 P_RO=17101    # read-only
 P_UP=17102    # --upload
@@ -62,7 +62,7 @@ PID_OVW=$SPAWNED
 start_ptftpd $P_SLOW "$ROOT" "$TMP/slow.log" --upload --timeout 1 --retries 2 || finish
 PID_SLOW=$SPAWNED
 
-# The raw client. It prints PASS/FAIL lines; `tally` counts them into this script's totals.
+# The raw client. It prints PASS/FAIL lines; `phase` counts them into this script's totals.
 cat >"$TMP/hostile.py" <<'PYEOF'
 import hashlib, os, socket, sys, time
 
@@ -108,6 +108,17 @@ def first_reply(s, pkt, port, wait=4.0):
         return data, peer
     except socket.timeout:
         return None, None
+
+
+def rrq(fname, port=P_RO, opts=(), wait=4.0):
+    """A new socket and the first reply to an RRQ for fname: (socket, data or None, peer)."""
+    s = sock(wait)
+    data, peer = first_reply(s, request(1, fname, opts=opts), port, wait)
+    return s, data, peer
+
+
+def root_file(name):
+    return open(os.path.join(ROOT, name), "rb").read()
 
 
 def fetch_rest(s, first, peer, blksize=512):
@@ -216,9 +227,8 @@ def rrq_escapes():
     for name, fname in cases:
         for variant, opts in (("", ()), ("+opts", ((b"tsize", b"0"), (b"blksize", b"1468")))):
             label = f"rrq-{name}{variant}"
-            s = sock()
             t0 = time.monotonic()
-            data, peer = first_reply(s, request(1, fname, opts=opts), P_RO)
+            s, data, peer = rrq(fname, opts=opts)
             took = time.monotonic() - t0
             if data is None:
                 say(False, label, "no reply within 4 s (hang?)")
@@ -236,9 +246,8 @@ def rrq_escapes():
 
 def rrq_trailing_slash():
     """'ok.txt/' names no directory; ptftpd may refuse it or serve ROOT/ok.txt, but nothing else."""
-    want = open(os.path.join(ROOT, "ok.txt"), "rb").read()
-    s = sock()
-    data, peer = first_reply(s, request(1, b"ok.txt/"), P_RO)
+    want = root_file("ok.txt")
+    s, data, peer = rrq(b"ok.txt/")
     if data is None:
         say(False, "rrq-trailing-slash-file-no-leak", "no reply")
     elif parse(data)[0] == 5:
@@ -251,8 +260,8 @@ def rrq_trailing_slash():
 
 
 def rrq_must_work():
-    want = open(os.path.join(ROOT, "ok.txt"), "rb").read()
-    inner = open(os.path.join(ROOT, "sub/inner.txt"), "rb").read()
+    want = root_file("ok.txt")
+    inner = root_file("sub/inner.txt")
     for label, fname, expect in (
         ("rrq-ok", b"ok.txt", want),
         ("rrq-symlink-inside-works", b"link_in", want),
@@ -261,8 +270,7 @@ def rrq_must_work():
         ("rrq-backslash-subdir", b"sub\\inner.txt", inner),
         ("rrq-dot-components", b"./sub/./inner.txt", inner),
     ):
-        s = sock()
-        data, peer = first_reply(s, request(1, fname), P_RO)
+        s, data, peer = rrq(fname)
         if data is None:
             say(False, label, "no reply")
         elif parse(data)[0] != 3:
@@ -442,11 +450,11 @@ def malformed():
         ("many-options", tuple((b"x%d" % i, b"1") for i in range(300))),
     ]
     for name, opts in odd:
-        pkt = request(1, b"ok.txt", opts=opts)
         if name == "option-no-value":
-            pkt = b"\0\1ok.txt\0octet\0blksize\0"
-        s = sock(2.0)
-        data, peer = first_reply(s, pkt, P_RO, wait=2.0)
+            s = sock(2.0)
+            data, peer = first_reply(s, b"\0\1ok.txt\0octet\0blksize\0", P_RO, wait=2.0)
+        else:
+            s, data, peer = rrq(b"ok.txt", opts=opts, wait=2.0)
         if data is None:
             say(True, f"odd-option-{name}")
         else:
@@ -474,9 +482,8 @@ def malformed():
 
 def tids():
     """RFC 1350 TIDs: a stranger writing to a transfer port gets ERROR 5; the transfer goes on."""
-    want = open(os.path.join(ROOT, "blocks.bin"), "rb").read()
-    s = sock()
-    data, peer = first_reply(s, request(1, b"blocks.bin"), P_RO)
+    want = root_file("blocks.bin")
+    s, data, peer = rrq(b"blocks.bin")
     if data is None or parse(data)[0] != 3:
         say(False, "tid-stranger-gets-error5", "no DATA 1")
         return
@@ -497,10 +504,9 @@ def tids():
 
 
 def alive():
-    want = open(os.path.join(ROOT, "ok.txt"), "rb").read()
+    want = root_file("ok.txt")
     for port, label in ((P_RO, "ro"), (P_UP, "upload"), (P_OVW, "overwrite"), (P_SLOW, "slow")):
-        s = sock()
-        data, peer = first_reply(s, request(1, b"ok.txt"), port)
+        s, data, peer = rrq(b"ok.txt", port)
         ok = data is not None and parse(data)[0] == 3 and fetch_rest(s, data, peer) == want
         say(ok, f"alive-serving-{label}", describe(data) if data else "no reply")
         s.close()
@@ -509,15 +515,13 @@ def alive():
 globals()[sys.argv[1]]()
 PYEOF
 
-# tally: run the python phase, echo its lines and add them to the totals.
-tally() {
-    local out
+# phase NAME: run the python phase NAME; its PASS/FAIL lines count in this script's totals.
+phase() {
+    local out rc
     out=$(cd "$TMP" && ROOT=$ROOT BASE=$BASE SECRET=$SECRET EVIL_ABS=$EVIL_ABS P_RO=$P_RO P_UP=$P_UP \
         P_OVW=$P_OVW P_SLOW=$P_SLOW timeout 120 python3 "$TMP/hostile.py" "$1" 2>&1)
-    local rc=$?
-    printf '%s\n' "$out"
-    PASSED=$((PASSED + $(printf '%s\n' "$out" | grep -c '^PASS ')))
-    FAILED=$((FAILED + $(printf '%s\n' "$out" | grep -c '^FAIL ')))
+    rc=$?
+    tally_lines "$out"
     [ $rc -eq 0 ] || fail "python-$1" "exit $rc: $(printf '%s' "$out" | tail -n 1)"
 }
 
@@ -528,10 +532,10 @@ snapshot() {
 }
 
 echo "# RRQ escape attempts (each plain and with tsize/blksize options)"
-tally rrq_escapes
+phase rrq_escapes
 echo "# RRQ that must work"
-tally rrq_must_work
-tally rrq_trailing_slash
+phase rrq_must_work
+phase rrq_trailing_slash
 alive "$PID_RO" && pass server-alive-after-rrq || fail server-alive-after-rrq "ptftpd died"
 n=$(grep -c 'refused RRQ' "$TMP/ro.log")
 [ "$n" -ge 50 ] && pass log-refusals-logged || fail log-refusals-logged "only $n 'refused RRQ' lines"
@@ -551,8 +555,8 @@ sha_secret=$(sha256sum <"$BASE/secret.txt")
 spawn "$TMP/silent.out" env ROOT="$ROOT" BASE="$BASE" SECRET="$SECRET" P_RO=$P_RO P_UP=$P_UP P_OVW=$P_OVW \
     P_SLOW=$P_SLOW timeout 30 python3 "$TMP/hostile.py" wrq_silent
 PID_SILENT=$SPAWNED
-tally wrq_escapes
-tally wrq_legit
+phase wrq_escapes
+phase wrq_legit
 # Everything under BASE (the root included) is as before, except the one legit upload.
 snapshot "$BASE" | grep -v -e 'legit-upload\.txt' -e 'silent\.bin' >"$TMP/after.txt"
 if diff "$TMP/before.txt" "$TMP/after.txt" >"$TMP/diff.txt"; then
@@ -566,9 +570,9 @@ fi
 [ -p "$ROOT/fifo" ] && pass wrq-fifo-still-fifo || fail wrq-fifo-still-fifo "fifo replaced"
 
 echo "# malformed packets and odd options"
-tally malformed
+phase malformed
 echo "# transfer IDs"
-tally tids
+phase tids
 
 echo "# abandoned upload (server --timeout 1 --retries 2)"
 # The silent upload started before the WRQ phase; give the server its retries (1+2+4 s).
@@ -588,7 +592,7 @@ left=$(cd "$ROOT" && ls -A | grep silent)
 [ -z "$left" ] && pass wrq-silent-leaves-nothing || fail wrq-silent-leaves-nothing "left: $left"
 
 echo "# servers alive and serving"
-tally alive
+phase alive
 for v in PID_RO PID_UP PID_OVW PID_SLOW; do
     alive "${!v}" && pass "alive-$v" || fail "alive-$v" "process ${!v} is gone"
 done

@@ -15,7 +15,7 @@
 
 set -u
 . "$(dirname "$0")/lib.sh"
-lib_init tftp-loss 180
+lib_init tftp-loss 180 ptftpd ptftp
 
 P_SRV=17200
 RELAY=$REPO/Tests/integration/lossy-relay.py
@@ -93,8 +93,8 @@ i=0
 while read -r name drop seed kind size client; do
     i=$((i + 1))
     # shellcheck disable=SC2086 # client holds words on purpose
-    run_case "$name" $((P_SRV + i)) "$kind" "$size" $client &
-    JOBS+=("$!")
+    spawn "$TMP/case.$name.out" run_case "$name" $((P_SRV + i)) "$kind" "$size" $client
+    JOBS+=("$SPAWNED")
 done <<<"$CASES"
 for j in "${JOBS[@]}"; do wait "$j"; done
 
@@ -122,19 +122,22 @@ done <<<"$CASES"
 for pid in "${RELAY_PIDS[@]}"; do stop "$pid"; done
 echo "# per case: seconds, server retransmits (from its log), datagrams dropped by the relay"
 printf '# %-24s %5s %8s %12s %8s %8s  %s\n' case drop seconds retransmits drop-c2s drop-s2c server-outcome
+# relay_drops NAME: sets dc and ds to the datagrams the case's relay dropped each way.
+relay_drops() {
+    local counters
+    counters=$(grep '^relay: c2s=' "$TMP/relay.$1.log" | tail -n 1)
+    dc=$(log_field "$counters" c2s_dropped)
+    ds=$(log_field "$counters" s2c_dropped)
+}
 while read -r name drop seed kind size client; do
     read -r _ secs rtx outcome < <(grep "^$name " "$TMP/table")
-    counters=$(grep '^relay: c2s=' "$TMP/relay.$name.log" | tail -n 1)
-    dc=$(printf '%s' "$counters" | tr ' ' '\n' | sed -n 's/^c2s_dropped=//p')
-    ds=$(printf '%s' "$counters" | tr ' ' '\n' | sed -n 's/^s2c_dropped=//p')
+    relay_drops "$name"
     printf '# %-24s %5s %8.1f %12s %8s %8s  %s\n' "$name" "$drop" "$secs" "$rtx" "${dc:-?}" "${ds:-?}" "$outcome"
 done <<<"$CASES"
 
 # Losses really happened in both directions in every case.
 while read -r name drop _; do
-    counters=$(grep '^relay: c2s=' "$TMP/relay.$name.log" | tail -n 1)
-    dc=$(printf '%s' "$counters" | tr ' ' '\n' | sed -n 's/^c2s_dropped=//p')
-    ds=$(printf '%s' "$counters" | tr ' ' '\n' | sed -n 's/^s2c_dropped=//p')
+    relay_drops "$name"
     if [ "${dc:-0}" -gt 0 ] && [ "${ds:-0}" -gt 0 ]; then
         pass "$name-lost-both-ways"
     else

@@ -9,7 +9,7 @@
 
 set -u
 . "$(dirname "$0")/lib.sh"
-lib_init tftp-peers 240
+lib_init tftp-peers 240 ptftpd ptftp
 
 P_RO=17001      # ptftpd, read-only
 P_UP=17002      # ptftpd --upload
@@ -124,10 +124,10 @@ logged() {
 # The 33 MiB rollover transfers are long and CPU-bound with debug builds: they run in the
 # background while the rest goes on, and their results are collected at the end.
 echo "# block-number rollover started: 33 MiB at blksize 512 (67584 blocks), curl and ptftp -b 512"
-( fetch get-r33m-rollover-curl curl $P_RO r33m.curl.bin "$R/r33m.bin" ) >"$TMP/roll1.out" 2>&1 &
-ROLL1=$!
-( fetch get-r33m-rollover-ptftp-b512 ptftp512 $P_RO r33m.ptftp.bin "$R/r33m.bin" ) >"$TMP/roll2.out" 2>&1 &
-ROLL2=$!
+spawn "$TMP/roll1.out" fetch get-r33m-rollover-curl curl $P_RO r33m.curl.bin "$R/r33m.bin"
+ROLL1=$SPAWNED
+spawn "$TMP/roll2.out" fetch get-r33m-rollover-ptftp-b512 ptftp512 $P_RO r33m.ptftp.bin "$R/r33m.bin"
+ROLL2=$SPAWNED
 
 echo "# downloads from ptftpd"
 for f in small.txt m512.bin m1468.bin empty.bin; do
@@ -328,11 +328,7 @@ why=$(same_file "$R/m1468.bin" "$L/shell.out") && pass shell-get || fail shell-g
 echo "# block-number rollover results"
 wait $ROLL1
 wait $ROLL2
-for f in "$TMP/roll1.out" "$TMP/roll2.out"; do
-    cat "$f"
-    PASSED=$((PASSED + $(grep -c '^PASS ' "$f")))
-    FAILED=$((FAILED + $(grep -c '^FAIL ' "$f")))
-done
+for f in "$TMP/roll1.out" "$TMP/roll2.out"; do tally_lines "$(cat "$f")"; done
 logged log-rollover-curl "$TMP/ro.log" r33m.curl.bin 'bytes=34603008 .*blksize=512 .*outcome=completed'
 logged log-rollover-ptftp "$TMP/ro.log" r33m.ptftp.bin 'bytes=34603008 .*blksize=512 .*outcome=completed'
 
