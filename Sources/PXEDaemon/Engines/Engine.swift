@@ -86,7 +86,8 @@ public protocol EngineKind: Sendable {
 /// Things engines share that outlive a generation (the lease store of the DHCP engines),
 /// opened on first use and closed when a generation no longer uses them.
 public final class EngineResources: @unchecked Sendable {
-    // @unchecked: used only from the supervisor actor (plans are made and applied there).
+    // @unchecked: touched only while the supervisor actor makes or applies one generation, and it
+    // applies plans one after another (each awaited), so no two callers ever overlap.
     private var resources: [String: AnyObject] = [:]
     private var used: Set<String> = []
     /// For what opening a resource finds (recovered records, warnings).
