@@ -102,7 +102,8 @@ struct TestClient {
         self.firmware = firmware
     }
 
-    var key: ClientKey { clientID.map(ClientKey.clientIdentifier) ?? .hardwareAddress(chaddr) }
+    var key: ClientKey { ClientKey(message: discover()) }
+    var identity: ClientIdentity { ClientIdentity(key: key, mac: MACAddress(bytes: chaddr)) }
 
     func message(_ type: DHCPMessageType, ciaddr: IPv4Address = .any, requested: IPv4Address? = nil,
                  serverID: IPv4Address? = nil) -> DHCPMessage {

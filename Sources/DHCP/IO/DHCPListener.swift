@@ -197,7 +197,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             arrivedAsBroadcast: destination.map { $0 == .broadcast || $0 == interfaceBroadcast } ?? true)
         let outcome = engine.handle(message, context: requestContext, now: clock())
         stats.withLockedValue { $0.count(outcome.event) }
-        log(outcome.event, message)
+        log(outcome.event, message, boot: outcome.boot)
 
         if outcome.leaseChanges.isEmpty || store == nil {
             // Written now, flushed once per read burst (channelReadComplete): one sendmmsg for many.
@@ -277,6 +277,16 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         }
     }
 
+    /// Adds `file=` and `boot=` (why that file: host, ipxe, uefi-x64, default) when the reply names one.
+    static func withBoot(_ metadata: Logger.Metadata, _ boot: BootDecision?) -> Logger.Metadata {
+        guard let boot else { return metadata }
+        var m = metadata
+        m["file"] = "\(boot.file ?? "-")"
+        m["boot"] = "\(boot.reason)"
+        if let a = boot.clientArchitecture { m["arch"] = "\(a)" }
+        return m
+    }
+
     /// The IPv4 address of a socket address, read from the sockaddr (no text round trip).
     static func ipv4(_ address: SocketAddress) -> IPv4Address? {
         guard case .v4(let a) = address else { return nil }
@@ -291,7 +301,13 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         return SocketAddress(sin, host: "")
     }
 
-    private func log(_ event: DHCPEvent, _ m: DHCPMessage) {
+    private func log(_ event: DHCPEvent, _ m: DHCPMessage, boot: BootDecision?) {
+        if let code = boot?.unknownArchitectureCode, case .offered = event {
+            // Said once per DORA (on the offer), where an admin looks when a new machine type boots.
+            logger.notice("client architecture not in the boot table: sent boot.default", metadata: [
+                "client": "\(m.macAddress.map { "\($0)" } ?? ClientKey.hex(m.hardwareAddress))",
+                "arch": "\(code)", "file": "\(boot?.file ?? "-")"])
+        }
         // Formatting the client costs more than the rest of the call: skip it when nothing logs.
         let level: Logger.Level
         switch event {
@@ -302,8 +318,8 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         guard logger.logLevel <= level else { return }
         let client: Logger.MetadataValue = "\(m.macAddress.map { "\($0)" } ?? ClientKey.hex(m.hardwareAddress))"
         switch event {
-        case .offered(let ip): logger.debug("offer", metadata: ["client": client, "ip": "\(ip)"])
-        case .acknowledged(let ip): logger.info("ack", metadata: ["client": client, "ip": "\(ip)"])
+        case .offered(let ip): logger.debug("offer", metadata: Self.withBoot(["client": client, "ip": "\(ip)"], boot))
+        case .acknowledged(let ip): logger.info("ack", metadata: Self.withBoot(["client": client, "ip": "\(ip)"], boot))
         case .negativelyAcknowledged(let ip, let why):
             logger.info("nak", metadata: ["client": client, "ip": "\(ip)", "reason": "\(why)"])
         case .released(let ip): logger.info("release", metadata: ["client": client, "ip": "\(ip)"])

@@ -10,13 +10,22 @@ public struct ClientKey: Hashable, Sendable, Comparable, CustomStringConvertible
     public static func clientIdentifier(_ bytes: [UInt8]) -> ClientKey { ClientKey(rawValue: "id:" + hex(bytes)) }
     public static func hardwareAddress(_ bytes: [UInt8]) -> ClientKey { ClientKey(rawValue: "hw:" + hex(bytes)) }
 
-    /// The key for a request: client-id if present (and not ignored), else chaddr.
+    /// The key for a request: client-id if present (and not ignored), else chaddr. A client-id
+    /// that is only `htype` + `chaddr` (what iPXE and udhcpc send) is keyed as `chaddr`, so the
+    /// firmware that sends none and the loader that sends one are one client (`ClientIdentity`).
     public init(message: DHCPMessage, ignoreClientIdentifier: Bool = false) {
-        if !ignoreClientIdentifier, let id = message.options.clientIdentifier {
+        if !ignoreClientIdentifier, let id = message.options.clientIdentifier,
+           !Self.namesHardware(id, of: message)
+        {
             self = .clientIdentifier(id)
         } else {
             self = .hardwareAddress(message.hardwareAddress)
         }
+    }
+
+    /// Option 61 = hardware type followed by exactly the hardware address in `chaddr`.
+    static func namesHardware(_ id: [UInt8], of m: DHCPMessage) -> Bool {
+        m.hlen > 0 && id.count == Int(min(m.hlen, 16)) + 1 && id[0] == m.htype && id.dropFirst().elementsEqual(m.hardwareAddress)
     }
 
     public var description: String { rawValue }

@@ -20,11 +20,32 @@ public struct BootDecision: Sendable, Equatable {
     /// `siaddr`: `boot.nextServer`, else the serving interface's address.
     public var nextServer: IPv4Address
     public var source: Source
+    /// The architecture the client reported (option 93 or option 60), for logs.
+    public var clientArchitecture: ClientArchitecture?
 
-    public init(file: String?, nextServer: IPv4Address, source: Source) {
+    public init(file: String?, nextServer: IPv4Address, source: Source, clientArchitecture: ClientArchitecture? = nil) {
         self.file = file
         self.nextServer = nextServer
         self.source = source
+        self.clientArchitecture = clientArchitecture
+    }
+
+    /// The client reported an architecture the boot table has no row for (RFC 4578 codes other
+    /// than 0, 6, 7, 9, 11), so it got `boot.default` or nothing.
+    public var unknownArchitectureCode: UInt16? {
+        guard case .other(let code) = clientArchitecture, source == .defaultEntry || source == .none else { return nil }
+        return code
+    }
+
+    /// Why this file: `host`, `ipxe`, the architecture's entry (`uefi-x64`), `default` or `none`.
+    public var reason: String {
+        switch source {
+        case .host: "host"
+        case .ipxe: "ipxe"
+        case .architecture(let a): a.description
+        case .defaultEntry: "default"
+        case .none: "none"
+        }
     }
 }
 
@@ -39,6 +60,12 @@ public struct BootPolicy: Sendable, Equatable {
     public init(table: BootTable) { self.table = table }
 
     public func decide(host: HostEntry?, client: PXEClientInfo, serverAddress: IPv4Address) -> BootDecision {
+        var d = decideFile(host: host, client: client, serverAddress: serverAddress)
+        d.clientArchitecture = client.architecture
+        return d
+    }
+
+    private func decideFile(host: HostEntry?, client: PXEClientInfo, serverAddress: IPv4Address) -> BootDecision {
         let next = table.nextServer ?? serverAddress
         if let f = host?.boot, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .host) }
         if client.isIPXE, let f = table.ipxe, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .ipxe) }

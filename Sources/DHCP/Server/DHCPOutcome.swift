@@ -169,11 +169,15 @@ public struct DHCPOutcome: Sendable, Equatable {
     public var replies: [DHCPReply]
     public var leaseChanges: [LeaseRecord]
     public var event: DHCPEvent
+    /// The boot file the reply names and why (nil: no boot information was sent).
+    public var boot: BootDecision?
 
-    public init(replies: [DHCPReply] = [], leaseChanges: [LeaseRecord] = [], event: DHCPEvent) {
+    public init(replies: [DHCPReply] = [], leaseChanges: [LeaseRecord] = [], event: DHCPEvent,
+                boot: BootDecision? = nil) {
         self.replies = replies
         self.leaseChanges = leaseChanges
         self.event = event
+        self.boot = boot
     }
 
     public static func ignored(_ why: IgnoreReason) -> DHCPOutcome { DHCPOutcome(event: .ignored(why)) }

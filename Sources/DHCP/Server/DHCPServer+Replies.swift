@@ -26,8 +26,23 @@ extension DHCPServer {
         r.client.isNetworkBoot || r.client.isIPXE || (r.host?.boot.map { !$0.isEmpty } ?? false)
     }
 
+    /// What the client is told to boot, or nil when the reply carries no boot information.
+    func bootDecision(_ r: Request) -> BootDecision? {
+        guard wantsBoot(r) else { return nil }
+        return BootPolicy(table: settings.boot).decide(host: r.host, client: r.client, serverAddress: settings.serverAddress)
+    }
+
+    /// OFFER or ACK carrying `boot`, with the outcome's event.
+    func reply(_ type: DHCPMessageType, to r: Request, yiaddr: IPv4Address, leaseChanges: [Lease] = [],
+               event: DHCPEvent, withLease: Bool = true) -> DHCPOutcome {
+        let boot = bootDecision(r)
+        return DHCPOutcome(replies: [makeReply(type, to: r, yiaddr: yiaddr, boot: boot, withLease: withLease)],
+                           leaseChanges: leaseChanges, event: event, boot: boot)
+    }
+
     /// OFFER, or ACK (for REQUEST and, without lease options and yiaddr, for INFORM).
-    func makeReply(_ type: DHCPMessageType, to r: Request, yiaddr: IPv4Address, withLease: Bool = true) -> DHCPReply {
+    func makeReply(_ type: DHCPMessageType, to r: Request, yiaddr: IPv4Address, boot: BootDecision?,
+                   withLease: Bool = true) -> DHCPReply {
         let m = r.message
         var reply = DHCPMessage(
             op: .bootReply, htype: m.htype, hlen: m.hlen, hops: m.hops, xid: m.xid, secs: 0, flags: m.flags,
@@ -48,9 +63,7 @@ extension DHCPServer {
         if r.options.requested(.hostName), let name = r.host?.hostname, !name.isEmpty { o.set(.hostName, string: name) }
         if r.options.requested(.broadcastAddress) { o.set(.broadcastAddress, ipv4: r.pool.subnet.broadcastAddress) }
 
-        if wantsBoot(r) {
-            let boot = BootPolicy(table: settings.boot).decide(host: r.host, client: r.client,
-                                                               serverAddress: settings.serverAddress)
+        if let boot {
             reply.siaddr = boot.nextServer
             if let file = boot.file { reply.fileName = file }
             if r.client.isHTTPClient {

@@ -22,8 +22,8 @@ extension DHCPServer {
 
     mutating func discoverReceived(_ r: Request) -> DHCPOutcome {
         guard let ip = chooseAddress(r) else { return .ignored(.poolExhausted) }
-        hold(ip, for: r.key, now: r.now)
-        return DHCPOutcome(replies: [makeReply(.offer, to: r, yiaddr: ip)], event: .offered(ip))
+        hold(ip, for: r.identity, now: r.now)
+        return reply(.offer, to: r, yiaddr: ip, event: .offered(ip))
     }
 
     /// Allocation order: the reservation; an offer already held for the client; the client's
@@ -34,7 +34,7 @@ extension DHCPServer {
         let reservation = usableReservation(r)
         if let res = reservation { return res }
         if let ip = heldOffer(for: r.key, now: r.now), conflict(ip, for: r, reservation: nil) == nil { return ip }
-        if let l = book.lease(for: r.key), conflict(l.ip, for: r, reservation: nil) == nil { return l.ip }
+        if let l = book.lease(for: r.identity), conflict(l.ip, for: r, reservation: nil) == nil { return l.ip }
         if let ip = r.options.requestedAddress, conflict(ip, for: r, reservation: nil) == nil { return ip }
 
         let start = r.pool.rangeStart.value
@@ -72,16 +72,28 @@ extension DHCPServer {
         if let res = reservation, res != ip { return .clientHasReservation(res) }
         if let l = book.lease(at: ip) {
             if l.isQuarantined(now: r.now) { return .quarantined }
-            if l.isBound(now: r.now) && l.clientKey != r.key { return .inUse }
+            if l.isBound(now: r.now) && !holds(ip, key: l.clientKey, mac: l.mac, r) { return .inUse }
         }
-        if let o = offers[ip], o.expires > r.now, o.key != r.key { return .inUse }
+        if let o = offers[ip], o.expires > r.now, !holds(ip, key: o.key, mac: o.mac, r) { return .inUse }
         if reservation != ip && !(ip >= r.pool.rangeStart && ip <= r.pool.rangeEnd) { return .outsideRange }
         return nil
     }
 
-    mutating func hold(_ ip: IPv4Address, for key: ClientKey, now: Double) {
+    /// Whether a lease or offer on `ip` held under `key` by `mac` is the requesting client's:
+    /// the same client (`ClientIdentity`), or `ip` is reserved for the request's MAC and the holder
+    /// has that MAC (rule 4: a reservation by MAC owns its address whatever identifier holds it).
+    func holds(_ ip: IPv4Address, key: ClientKey, mac: MACAddress?, _ r: Request) -> Bool {
+        if r.identity.isSameClient(key: key, mac: mac) { return true }
+        guard let mine = r.mac, mac == mine else { return false }
+        return reservedBy[ip] == mine
+    }
+
+    func holds(_ l: Lease, _ r: Request) -> Bool { holds(l.ip, key: l.clientKey, mac: l.mac, r) }
+
+    mutating func hold(_ ip: IPv4Address, for client: ClientIdentity, now: Double) {
+        let key = client.key
         if let old = offerByKey[key], old != ip, offers[old]?.key == key { offers[old] = nil }
-        offers[ip] = HeldOffer(key: key, expires: now + settings.offerHoldTime)
+        offers[ip] = HeldOffer(key: key, mac: client.mac, expires: now + settings.offerHoldTime)
         offerByKey[key] = ip
     }
 
@@ -116,7 +128,7 @@ extension DHCPServer {
         } else {
             return .ignored(.missingAddress)
         }
-        let known = book.lease(at: ip).map { $0.clientKey == r.key && $0.state != .declined } ?? false
+        let known = book.lease(at: ip).map { holds($0, r) && $0.state != .declined } ?? false
         if let why = conflict(ip, for: r, reservation: reservation) {
             return known || settings.authoritative ? nak(r, ip, why) : .ignored(.notAuthoritative)
         }
@@ -127,7 +139,7 @@ extension DHCPServer {
     mutating func ack(_ ip: IPv4Address, _ r: Request) -> DHCPOutcome {
         var changes: [Lease] = []
         let expiry = r.nowSeconds + Int64(leaseSeconds(r))
-        if let prev = book.lease(for: r.key), prev.ip != ip, prev.isBound(now: r.now) {
+        if let prev = book.lease(for: r.identity), prev.ip != ip, prev.isBound(now: r.now) {
             var released = prev
             released.state = .released
             released.expiry = r.nowSeconds
@@ -137,8 +149,7 @@ extension DHCPServer {
                              state: .active))
         for c in changes { book.record(c) }
         releaseOffer(for: r.key)
-        return DHCPOutcome(replies: [makeReply(.ack, to: r, yiaddr: ip)], leaseChanges: changes,
-                           event: .acknowledged(ip))
+        return reply(.ack, to: r, yiaddr: ip, leaseChanges: changes, event: .acknowledged(ip))
     }
 
     func nak(_ r: Request, _ ip: IPv4Address, _ why: NakReason) -> DHCPOutcome {
@@ -162,7 +173,7 @@ extension DHCPServer {
         if let sid = r.options.serverIdentifier, sid != settings.serverAddress { return .ignored(.notForThisServer(sid)) }
         let ip = r.message.ciaddr
         guard ip != .any else { return .ignored(.missingAddress) }
-        guard var l = book.lease(at: ip), l.clientKey == r.key, l.state == .active else {
+        guard var l = book.lease(at: ip), holds(l, r), l.state == .active else {
             return .ignored(.noMatchingLease)
         }
         l.state = .released
@@ -174,7 +185,7 @@ extension DHCPServer {
     mutating func declineReceived(_ r: Request) -> DHCPOutcome {
         if let sid = r.options.serverIdentifier, sid != settings.serverAddress { return .ignored(.notForThisServer(sid)) }
         guard let ip = r.options.requestedAddress else { return .ignored(.missingAddress) }
-        let holdsLease = book.lease(at: ip).map { $0.clientKey == r.key && $0.state == .active } ?? false
+        let holdsLease = book.lease(at: ip).map { holds($0, r) && $0.state == .active } ?? false
         guard holdsLease || heldOffer(for: r.key, now: r.now) == ip else { return .ignored(.noMatchingLease) }
         let until = r.nowSeconds + Self.wholeSeconds(settings.declineQuarantine)
         let record = Lease(clientKey: r.key, mac: r.mac, ip: ip, hostname: nil, expiry: until, state: .declined)
@@ -185,7 +196,7 @@ extension DHCPServer {
 
     func informReceived(_ r: Request) -> DHCPOutcome {
         guard r.message.ciaddr != .any else { return .ignored(.missingAddress) }
-        return DHCPOutcome(replies: [makeReply(.ack, to: r, yiaddr: .any, withLease: false)], event: .informed)
+        return reply(.ack, to: r, yiaddr: .any, event: .informed, withLease: false)
     }
 
     /// 32-bit FNV-1a: a fixed, process-independent hash (Swift's `Hasher` is seeded per process).

@@ -11,6 +11,7 @@ public struct DHCPServer: Sendable {
 
     struct HeldOffer: Sendable, Equatable {
         var key: ClientKey
+        var mac: MACAddress?
         var expires: Double
     }
 
@@ -56,8 +57,11 @@ public struct DHCPServer: Sendable {
     /// The latest record per address, sorted by address.
     public var leases: [Lease] { book.byAddress.values.sorted { $0.ip < $1.ip } }
 
-    /// The client's current or most recent record.
+    /// The current or most recent record held under exactly `key`.
     public func lease(for key: ClientKey) -> Lease? { book.lease(for: key) }
+
+    /// The client's current or most recent record under the identity rules (`ClientIdentity`).
+    public func lease(for client: ClientIdentity) -> Lease? { book.lease(for: client) }
 
     /// The address currently held (offered, not yet requested) for a client.
     public func heldOffer(for key: ClientKey, now: Double) -> IPv4Address? {
@@ -81,8 +85,8 @@ public struct DHCPServer: Sendable {
         let mac = message.macAddress
         let request = Request(
             message: message, pool: pool,
-            key: ClientKey(message: message, ignoreClientIdentifier: settings.ignoreClientIdentifier),
-            mac: mac, host: mac.flatMap { hostsByMAC[$0] }, client: PXEClientInfo(options: message.options),
+            identity: ClientIdentity(
+                key: ClientKey(message: message, ignoreClientIdentifier: settings.ignoreClientIdentifier), mac: mac), host: mac.flatMap { hostsByMAC[$0] }, client: PXEClientInfo(options: message.options),
             context: context, now: now)
         if pool.pxeOnly && !request.client.isNetworkBoot && request.host == nil {
             return .ignored(.notNetworkBootClient)
@@ -126,13 +130,14 @@ public struct DHCPServer: Sendable {
 struct Request {
     var message: DHCPMessage
     var pool: DHCPPoolConfig
-    var key: ClientKey
-    var mac: MACAddress?
+    var identity: ClientIdentity
     var host: HostEntry?
     var client: PXEClientInfo
     var context: RequestContext
     var now: Double
 
+    var key: ClientKey { identity.key }
+    var mac: MACAddress? { identity.mac }
     var options: DHCPOptions { message.options }
     var nowSeconds: Int64 { DHCPServer.seconds(now) }
 }

@@ -40,7 +40,7 @@ import Testing
     @Test func hostBootWinsOverEverything() {
         let h = host("52:54:00:00:00:01", boot: "special.efi")
         let d = policy.decide(host: h, client: info(Firmware.ipxe.options), serverAddress: serverIP)
-        #expect(d == BootDecision(file: "special.efi", nextServer: serverIP, source: .host))
+        #expect(d.file == "special.efi" && d.nextServer == serverIP && d.source == .host)
     }
 
     @Test func hostWithoutBootUsesTheTable() {
