@@ -99,8 +99,20 @@ func drain<S: BlockSource>(_ s: inout SendSession<S>, first: SessionAction) -> (
     @Test func tsizeProbeAbortIsQuiet() {
         var s = SendSession(source: MemorySource(bytes(600)), parameters: params(), optionAck: [TFTPOption("tsize", "600")], policy: policy)
         _ = s.start(now: t0)
-        #expect(s.received(.error(code: 8, message: "tsize"), now: t0) == .finish(.peerError(code: 8, message: "tsize"), send: []))
+        #expect(s.received(.error(code: 8, message: "tsize"), now: t0) == .finish(.sizeProbe(code: 8, message: "tsize"), send: []))
         #expect(s.isFinished)
+        #expect(TransferOutcome.sizeProbe(code: 8, message: "").isFailure == false)
+    }
+
+    /// An ERROR after an OACK without tsize, or once data flows, is the client giving up.
+    @Test func errorsThatAreNotSizeProbes() {
+        var s = SendSession(source: MemorySource(bytes(600)), parameters: params(), optionAck: [TFTPOption("blksize", "512")], policy: policy)
+        _ = s.start(now: t0)
+        #expect(s.received(.error(code: 8, message: "no"), now: t0) == .finish(.peerError(code: 8, message: "no"), send: []))
+        var t = SendSession(source: MemorySource(bytes(600)), parameters: params(), optionAck: [TFTPOption("tsize", "600")], policy: policy)
+        _ = t.start(now: t0)
+        _ = t.received(.ack(block: 0), now: t0)
+        #expect(t.received(.error(code: 0, message: "abort"), now: t0) == .finish(.peerError(code: 0, message: "abort"), send: []))
     }
 
     @Test func blockNumbersRollOverToZero() {

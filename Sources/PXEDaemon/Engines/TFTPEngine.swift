@@ -43,6 +43,7 @@ public final class TFTPEngine: Engine {
         return [
             EngineCounter("active", s.active, .gauge), EngineCounter("started", s.started),
             EngineCounter("completed", s.completed), EngineCounter("failed", s.failed),
+            EngineCounter("size-probes", s.probed),
             EngineCounter("refused", s.refused), EngineCounter("evicted", s.evicted),
             EngineCounter("bytes", s.bytesServed), EngineCounter("malformed", s.malformed),
         ]

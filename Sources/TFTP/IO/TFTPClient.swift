@@ -60,7 +60,7 @@ public enum TFTPClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .resolve(let h): "cannot resolve \(h)"
         case .transfer(let outcome):
             switch outcome {
-            case .peerError(let code, let message): "server error \(code): \(message)"
+            case .peerError(let code, let message), .sizeProbe(let code, let message): "server error \(code): \(message)"
             case .timedOut: "transfer timed out"
             case .failed(let why): "transfer failed: \(why)"
             case .completed, .completedUnconfirmed: "completed"

@@ -28,7 +28,14 @@ public final class TFTPServer: Sendable {
         func record(_ id: TFTPAdmission.SessionID, _ record: TransferRecord) {
             state.withLockedValue { s in
                 s.controls[id] = nil
-                s.admission.ended(id, record.outcome.isSuccess ? .completed(bytes: record.bytes) : .failed(bytes: record.bytes))
+                let ending: TFTPAdmission.Ending = if record.outcome.isSuccess {
+                    .completed(bytes: record.bytes)
+                } else if record.outcome.isFailure {
+                    .failed(bytes: record.bytes)
+                } else {
+                    .probed
+                }
+                s.admission.ended(id, ending)
             }
             logger.log(level: record.logLevel, "\(record.logLine)")
         }

@@ -15,8 +15,9 @@ public struct TransferRecord: Sendable, Equatable {
     public var duration: TimeAmount
     public var outcome: TransferOutcome
 
-    /// Success is logged at info; anything else at notice (a client that gave up is news, not an error).
-    public var logLevel: Logger.Level { outcome.isSuccess ? .info : .notice }
+    /// Success and size probes are logged at info; anything else at notice (a client that gave up
+    /// is news, not an error).
+    public var logLevel: Logger.Level { outcome.isFailure ? .notice : .info }
 
     public var logLine: String {
         "\(isRead ? "RRQ" : "WRQ") \(filename.debugDescription) client=\(client.ipAddress ?? "?"):\(client.port ?? 0) bytes=\(bytes) duration=\(formatSeconds(duration.nanoseconds))s blksize=\(parameters.blockSize) windowsize=\(parameters.windowSize) mode=\(mode.rawValue) retransmits=\(retransmits) outcome=\(outcome.logText)"
@@ -29,6 +30,7 @@ extension TransferOutcome {
         case .completed: "completed"
         case .completedUnconfirmed: "completed (final ACK not received)"
         case .peerError(let code, let message): "client-error(\(code) \(message.debugDescription))"
+        case .sizeProbe(let code, let message): "size-probe(client read tsize, then ERROR \(code) \(message.debugDescription))"
         case .timedOut: "timed-out"
         case .failed(let why): "failed(\(why))"
         }

@@ -70,6 +70,9 @@ public struct SendSession<Source: BlockSource>: Sendable {
         switch (state, packet) {
         case (.finished, _):
             return .none
+        case (.handshaking(.optionAck(let options)), .error(let code, let message))
+            where options.contains(where: { $0.name.lowercased() == "tsize" }):
+            return finish(.sizeProbe(code: code, message: message))
         case (_, .error(let code, let message)):
             return finish(.peerError(code: code, message: message))
         case (.handshaking, .ack(0)):

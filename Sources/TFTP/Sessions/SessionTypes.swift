@@ -5,15 +5,27 @@ public enum TransferOutcome: Sendable, Equatable {
     case completed
     /// Every block was sent but the final ACK never came: not an error (many ROMs never send it).
     case completedUnconfirmed
-    /// The peer sent an ERROR (code 8 after a tsize probe is normal PXE behaviour).
+    /// The peer sent an ERROR.
     case peerError(code: UInt16, message: String)
+    /// The client read the OACK carrying `tsize` and ended the transfer with an ERROR before any
+    /// data: UEFI PXE firmware (edk2 `PxeBcTftpGetFileSize`) and Intel PXE ROMs ask a file's size
+    /// this way, then ask for the file again. Not a failure.
+    case sizeProbe(code: UInt16, message: String)
     case timedOut
     case failed(String)
 
     public var isSuccess: Bool {
         switch self {
         case .completed, .completedUnconfirmed: true
-        case .peerError, .timedOut, .failed: false
+        case .peerError, .sizeProbe, .timedOut, .failed: false
+        }
+    }
+
+    /// Neither completed nor a size probe: worth an admin's attention.
+    public var isFailure: Bool {
+        switch self {
+        case .completed, .completedUnconfirmed, .sizeProbe: false
+        case .peerError, .timedOut, .failed: true
         }
     }
 }

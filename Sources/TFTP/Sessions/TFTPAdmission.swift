@@ -46,6 +46,8 @@ public struct TFTPAdmission: Sendable {
     public enum Ending: Sendable, Equatable {
         case completed(bytes: Int)
         case failed(bytes: Int)
+        /// A size probe (`TransferOutcome.sizeProbe`): the client learned tsize and stopped.
+        case probed
         /// The request was refused after admission (the jail said no): no transfer ran.
         case refused
         /// No socket or thread could be had for it.
@@ -157,6 +159,8 @@ public struct TFTPAdmission: Sendable {
         case .failed(let bytes):
             stats.failed += 1
             stats.bytesServed += bytes
+        case .probed:
+            stats.probed += 1
         case .refused:
             stats.refused += 1
         case .abandoned:
@@ -177,6 +181,8 @@ public struct TFTPServerStats: Sendable, Equatable {
     public var started = 0
     public var completed = 0
     public var failed = 0
+    /// Transfers that were size probes (counted in neither `completed` nor `failed`).
+    public var probed = 0
     public var refused = 0
     public var evicted = 0
     public var bytesServed = 0
