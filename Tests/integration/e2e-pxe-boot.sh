@@ -18,7 +18,7 @@
 # Boot 1 is also captured with tcpdump (DHCP and TFTP requests only) and decoded: the ROM's
 # DISCOVER/REQUEST carry user class "iPXE" (raw, option 77) and option 175, pxed's OFFER/ACK name
 # boot.ipxe. boot.bios and boot.default are undionly.kpxe, so a misclassified ROM would show.
-# An IPv6 router advertisement is sent on br0 during the boots (see ra.py below): it only cuts
+# An IPv6 router advertisement is sent on br0 during the boots (vm/ra.py): it only cuts
 # iPXE's 15 s IPv6 autoconfiguration wait (E2E_RA=0 to see the boots without it).
 # Checks: one PASS/FAIL line each, then "N passed, M failed"; exit 1 if any failed. At the end the
 # boot times, boot 1's serial log lines, pxed log lines and DHCP packets are printed as evidence.
@@ -30,12 +30,14 @@
 # The kernel (linux-image-amd64's dependency) and busybox-static are fetched once with
 # `apt-get download` into $E2E_CACHE (default /var/cache/pxed-e2e) and only their needed files
 # are kept there (vmlinuz, busybox); nothing is installed and nothing is added to the repository.
+# The VM plumbing (cache, initrd, bridge, boot loop, packet decoder) is vm/vm.sh, shared with
+# e2e-uefi-boot.sh.
 #
 # Environment: BIN (pxed binary directory, default $REPO/.build/debug), REPO (repository root),
 # E2E_CACHE, E2E_MAX_SECONDS, E2E_BOOT_SECONDS (per boot, default 180), KEEP=1 keeps the temp dir.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm/vm.sh"
 PXED=$BIN/pxed
-CACHE=${E2E_CACHE:-/var/cache/pxed-e2e}
 MAX_SECONDS=${E2E_MAX_SECONDS:-480}
 BOOT_SECONDS=${E2E_BOOT_SECONDS:-180}
 lib_init e2e-pxe-boot "$MAX_SECONDS" pxed
@@ -46,7 +48,6 @@ MAC=52:54:00:98:00:42
 VMIP=10.98.0.42
 IPXE_MARK=PXED-E2E-IPXE
 INIT_MARK=PXED-E2E-INIT
-QPID=
 
 # ---------------------------------------------------------------------------------------------
 # Prerequisites
@@ -56,43 +57,10 @@ need qemu-system-x86_64 ip timeout apt-get apt-cache dpkg-deb busybox gzip tcpdu
 [ -f /usr/lib/ipxe/undionly.kpxe ] || { fail setup "/usr/lib/ipxe/undionly.kpxe missing (package ipxe)"; finish; }
 [ -c /dev/net/tun ] || { fail setup "/dev/net/tun missing"; finish; }
 
-# fetch_deb_file PACKAGE MEMBER-GLOB DEST: DEST from MEMBER of PACKAGE's .deb (apt-get download),
-# unless DEST is already cached. Only the one member is unpacked (dpkg-deb --fsys-tarfile is what
-# dpkg -x reads) so the kernel's 400 MB of modules never hit the disk.
-fetch_deb_file() {
-  local pkg=$1 member=$2 dest=$3 d deb
-  [ -s "$dest" ] && return 0
-  d=$(mktemp -d "$CACHE/dl.XXXXXX") || return 1
-  if ! (cd "$d" && timeout 300 apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null 2>&1); then
-    timeout 120 apt-get update -qq >/dev/null 2>&1
-    (cd "$d" && timeout 300 apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null 2>&1) ||
-      { echo "apt-get download $pkg failed"; rm -rf "$d"; return 1; }
-  fi
-  deb=$(ls "$d"/*.deb | head -1)
-  mkdir -p "$d/x"
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$d/x" --wildcards "$member" ||
-    { echo "unpacking $member from $deb failed"; rm -rf "$d"; return 1; }
-  cp "$(ls "$d"/x/$member | head -1)" "$dest.tmp" && mv "$dest.tmp" "$dest"
-  echo "cached $dest from $(basename "$deb")"
-  rm -rf "$d"
-}
-
-mkdir -p "$CACHE"
 t0=$(date +%s)
-kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
-KPKG=$(kpkg)
-[ -n "$KPKG" ] || { timeout 120 apt-get update -qq >/dev/null 2>&1; KPKG=$(kpkg); }
-if [ -z "$KPKG" ]; then   # no package lists (offline?): the newest cached kernel will do
-  KPKG=$(ls "$CACHE"/vmlinuz-linux-image-* 2>/dev/null | sort -V | tail -1 | sed 's|.*/vmlinuz-||')
-fi
-[ -n "$KPKG" ] || { fail setup "cannot resolve linux-image-amd64 and no cached kernel"; finish; }
-fetch_deb_file "$KPKG" './boot/vmlinuz-*' "$CACHE/vmlinuz-$KPKG" || { fail setup "kernel $KPKG"; finish; }
-for old in "$CACHE"/vmlinuz-linux-image-*; do   # keep only the current kernel in the cache
-  [ "$old" = "$CACHE/vmlinuz-$KPKG" ] || rm -f "$old"
-done
-fetch_deb_file busybox-static './bin/busybox' "$CACHE/busybox-static" || { fail setup "busybox-static"; finish; }
-chmod +x "$CACHE/busybox-static"
-echo "kernel: $KPKG ($(stat -c %s "$CACHE/vmlinuz-$KPKG") bytes), fetch/cache check $(( $(date +%s) - t0 )) s"
+vm_kernel amd64 || { fail setup "kernel"; finish; }
+vm_busybox amd64 || { fail setup "busybox-static"; finish; }
+echo "kernel: $(basename "$VM_KERNEL") ($(stat -c %s "$VM_KERNEL") bytes), fetch/cache check $(( $(date +%s) - t0 )) s"
 
 # ---------------------------------------------------------------------------------------------
 # TFTP root: undionly.kpxe (boot.bios), boot.ipxe (boot.ipxe), vmlinuz, initrd.img
@@ -100,7 +68,7 @@ echo "kernel: $KPKG ($(stat -c %s "$CACHE/vmlinuz-$KPKG") bytes), fetch/cache ch
 ROOT=$TMP/tftp
 mkdir -p "$ROOT"
 cp /usr/lib/ipxe/undionly.kpxe "$ROOT/"
-cp "$CACHE/vmlinuz-$KPKG" "$ROOT/vmlinuz"
+cp "$VM_KERNEL" "$ROOT/vmlinuz"
 
 # The iPXE script. ${next-server} is siaddr from pxed's reply; ${net0/ip} the address it gave.
 # Keep echo lines under 80 columns: SeaBIOS's serial console mirror drops the rest of a line.
@@ -116,94 +84,16 @@ boot || goto failed
 echo PXED-E2E-IPXE-FAILED
 EOF
 
-# The initrd: static busybox and an /init that prints a marker and powers the VM off.
-IR=$TMP/initrd
-mkdir -p "$IR/bin" "$IR/dev" "$IR/proc" "$IR/sys"
-cp "$CACHE/busybox-static" "$IR/bin/busybox"
-ln -s busybox "$IR/bin/sh"
-mknod "$IR/dev/console" c 5 1 2>/dev/null
-cat > "$IR/init" <<'EOF'
-#!/bin/busybox sh
-/bin/busybox mount -t proc proc /proc
-/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
-echo "PXED-E2E-INIT userspace up: kernel $(/bin/busybox uname -r), cmdline: $(/bin/busybox cat /proc/cmdline)" > /dev/console
-/bin/busybox sync
-/bin/busybox poweroff -f
-echo o > /proc/sysrq-trigger
-/bin/busybox reboot -f
-EOF
-chmod +x "$IR/init"
-(cd "$IR" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -9) > "$ROOT/initrd.img" ||
-  { fail setup "building the initrd"; finish; }
+vm_initrd "$VM_BUSYBOX" "$INIT_MARK" "$ROOT/initrd.img" || { fail setup "building the initrd"; finish; }
 echo "initrd.img: $(stat -c %s "$ROOT/initrd.img") bytes; vmlinuz: $(stat -c %s "$ROOT/vmlinuz") bytes"
-
-# Helpers. dhcpopts.py PCAP: one line per DHCP packet (who, type, the options that matter here).
-cat > "$TMP/dhcpopts.py" <<'EOF'
-import struct, sys
-data = open(sys.argv[1], "rb").read()
-order = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
-link = struct.unpack(order + "I", data[20:24])[0]
-pos, t0 = 24, None
-names = {1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 5: "ACK", 6: "NAK"}
-while pos + 16 <= len(data):
-    sec, usec, caplen, _ = struct.unpack(order + "IIII", data[pos:pos + 16])
-    pkt = data[pos + 16:pos + 16 + caplen]; pos += 16 + caplen
-    t = sec + usec / 1e6; t0 = t if t0 is None else t0
-    off = 14 if link == 1 else 16                      # Ethernet or Linux cooked capture
-    ip = pkt[off:]
-    if len(ip) < 20 or ip[9] != 17: continue
-    udp = ip[(ip[0] & 15) * 4:]
-    sport, dport = struct.unpack("!HH", udp[:4])
-    if {sport, dport} != {67, 68}: continue
-    b = udp[8:]
-    if len(b) < 240 or b[236:240] != b"\x63\x82\x53\x63": continue
-    opts, i = {}, 240
-    while i + 1 < len(b) and b[i] != 255:
-        if b[i] == 0: i += 1; continue
-        opts[b[i]] = b[i + 2:i + 2 + b[i + 1]]; i += 2 + b[i + 1]
-    kind = names.get(opts.get(53, b"\0")[0], "?")
-    if b[0] == 1:
-        print("client +%.3fs %s opt60=%s opt77=%s opt93=%s opt175=%s" % (t - t0, kind,
-              opts.get(60, b"-").decode(errors="replace"), opts.get(77, b"-").decode(errors="replace"),
-              int.from_bytes(opts[93], "big") if 93 in opts else "-",
-              "%d-bytes" % len(opts[175]) if 175 in opts else "-"))
-    else:
-        print("server +%.3fs %s yiaddr=%s file=%s siaddr=%s opt60=%s" % (t - t0, kind,
-              ".".join(map(str, b[16:20])), b[108:236].rstrip(b"\0").decode(errors="replace"),
-              ".".join(map(str, b[20:24])), opts.get(60, b"-").decode(errors="replace")))
-EOF
-# ra.py IFACE SECONDS: an IPv6 router advertisement (no prefix, no M/O flags, lifetime 0) to
-# ff02::1 every 0.5 s. Without one, iPXE waits about 15 s for IPv6 autoconfiguration to time out
-# before it runs the boot file (seen on tcpdump: router solicitations, then the RRQ); with it the
-# ROM goes on as soon as DHCP is done. IPv4 and pxed are unaffected. E2E_RA=0 turns it off.
-cat > "$TMP/ra.py" <<'EOF'
-import socket, struct, sys, time
-ifname, secs = sys.argv[1], float(sys.argv[2])
-s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 0, 0, 0)
-end = time.time() + secs
-while time.time() < end:
-    try:
-        s.sendto(ra, ("ff02::1", 0, 0, socket.if_nametoindex(ifname)))
-    except OSError:
-        pass                       # br0's link-local address may still be tentative
-    time.sleep(0.5)
-EOF
 
 # ---------------------------------------------------------------------------------------------
 # Namespace: bridge br0 (server address) with tap0 enslaved; QEMU opens tap0 from inside.
 
-ns_add "$NS" || { fail setup "ip netns add $NS"; finish; }
-ip -n "$NS" link add br0 type bridge forward_delay 0 stp_state 0 &&
-  ip -n "$NS" addr add $SRV/24 dev br0 &&
-  ip -n "$NS" tuntap add dev tap0 mode tap &&
-  ip -n "$NS" link set tap0 master br0 &&
-  ip -n "$NS" link set tap0 up &&
-  ip -n "$NS" link set br0 up || { fail setup "bridge/tap in $NS"; finish; }
+# An IPv6 router advertisement on br0 (vm/ra.py) cuts iPXE's 15 s wait for IPv6 autoconfiguration.
+ns_add "$NS" && vm_bridge "$NS" $SRV/24 || { fail setup "bridge/tap in $NS"; finish; }
 if [ "${E2E_RA:-1}" != 0 ]; then
-  spawn "$TMP/ra.out" ip netns exec "$NS" python3 "$TMP/ra.py" br0 "$MAX_SECONDS"
+  spawn "$TMP/ra.out" ip netns exec "$NS" python3 "$VM_DIR/ra.py" br0 "$MAX_SECONDS"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -251,38 +141,15 @@ start() {
 # ---------------------------------------------------------------------------------------------
 # One boot
 
-# boot_vm NAME STOP-REGEX: boots the VM (serial log $TMP/NAME.serial) until QEMU exits by itself,
-# STOP-REGEX shows up in the serial log (then QEMU is stopped), a failure shows up, or
-# BOOT_SECONDS pass. Sets BOOT_TIME, T_IPXE, T_LINUX, T_INIT (seconds after QEMU started, or "-").
+# boot_vm NAME STOP-REGEX: boots the VM (console log $TMP/NAME.serial) until QEMU exits by itself,
+# STOP-REGEX shows up on the console (then QEMU is stopped), a failure shows up, or BOOT_SECONDS
+# pass. Sets BOOT_TIME, BOOT_END and VM_AT[iPXE|Linux|init].
+VM_MARKS=("iPXE=$IPXE_MARK script running" "Linux=Linux version" "init=$INIT_MARK")
 boot_vm() {
-  local name=$1 stop=$2 serial=$TMP/$1.serial start now el
-  : > "$serial"
-  # The spawned PID is timeout's (ip netns exec execs it); stop TERMs it and QEMU with it.
-  spawn "$TMP/$name.qemu.out" ip netns exec "$NS" timeout "$BOOT_SECONDS" qemu-system-x86_64 -machine pc,accel=tcg -m 256 \
-    -nographic -no-reboot \
-    -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
-    -device e1000,netdev=n0,mac=$MAC \
-    -boot n -serial "file:$serial" -monitor none -display none < /dev/null
-  QPID=$SPAWNED
-  start=$(date +%s.%N)
-  T_IPXE=-; T_LINUX=-; T_INIT=-; BOOT_END=running
-  while :; do
-    now=$(date +%s.%N); el=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
-    [ "$T_IPXE" = - ] && grep -q "$IPXE_MARK script running" "$serial" && T_IPXE=$el
-    [ "$T_LINUX" = - ] && grep -q "Linux version" "$serial" && T_LINUX=$el
-    [ "$T_INIT" = - ] && grep -q "$INIT_MARK" "$serial" && T_INIT=$el
-    if ! alive "$QPID"; then
-      wait "$QPID"; BOOT_END="qemu exited (status $?)"; QPID=; break
-    fi
-    if [ -n "$stop" ] && grep -Eq "$stop" "$serial"; then BOOT_END="stopped at /$stop/"; break; fi
-    if grep -Eq "$IPXE_MARK-FAILED|No bootable device|Kernel panic" "$serial"; then
-      BOOT_END="failure on the serial log"; break
-    fi
-    sleep 0.5
-  done
-  stop "$QPID"; QPID=
-  BOOT_TIME=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-  echo "boot $name: $BOOT_END after $BOOT_TIME s (iPXE script at $T_IPXE s, 'Linux version' at $T_LINUX s, init marker at $T_INIT s)"
+  vm_boot "$1" "$BOOT_SECONDS" "$2" "$IPXE_MARK-FAILED|No bootable device|Kernel panic" \
+    ip netns exec "$NS" qemu-system-x86_64 -machine pc,accel=tcg -m 256 -nographic -no-reboot \
+    -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device e1000,netdev=n0,mac=$MAC \
+    -boot n -serial "file:$TMP/$1.serial" -monitor none -display none
 }
 
 # Log checks. pxed log lines: "ack client=MAC ip=IP" (DHCP), "RRQ \"FILE\" client=... bytes=N ...
@@ -336,7 +203,7 @@ check_why "boot1: TFTP used negotiated options (kernel at blksize > 512)" "$(rrq
   eval 'rrq_line "$TMP/pxed-1.log" vmlinuz | grep -Eq "blksize=(1[0-9]{3}|[6-9][0-9]{2})"'
 check_why "boot1: iPXE was told boot.ipxe, never undionly.kpxe (boot.bios/default)" \
   "$(rrq_line "$TMP/pxed-1.log" undionly.kpxe)" eval '! grep -q "RRQ \"undionly.kpxe\"" "$TMP/pxed-1.log"'
-python3 "$TMP/dhcpopts.py" "$TMP/boot1.pcap" > "$TMP/boot1.dhcp.txt" 2>&1
+python3 "$VM_DIR/dhcpopts.py" "$TMP/boot1.pcap" > "$TMP/boot1.dhcp.txt" 2>&1
 check_why "boot1: every DHCP packet from the ROM carried user class iPXE (77) and option 175" \
   "$(tr '\n' '|' < "$TMP/boot1.dhcp.txt")" \
   eval 'grep -q "^client" "$TMP/boot1.dhcp.txt" && ! grep "^client" "$TMP/boot1.dhcp.txt" | grep -v "opt77=iPXE" | grep -q . &&
