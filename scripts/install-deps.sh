@@ -9,6 +9,8 @@ PACKAGES=(
   kea-dhcp4-server kea-admin kea-common
   iproute2 procps psmisc python3 bridge-utils
   qemu-system-x86 ipxe-qemu ipxe       # a real PXE ROM for the end-to-end boot
+  ovmf shim-signed grub-efi-amd64-signed   # e2e-uefi-boot.sh: UEFI firmware, the Secure Boot chain
+  qemu-system-arm qemu-efi-aarch64     # e2e-uefi-boot.sh: ARM64 UEFI
   dpkg-dev lintian systemd fakeroot    # packaging checks
   tcpdump                              # e2e-pxe-boot.sh: the ROM's DHCP packets
   man-db                               # package.sh: the man pages render

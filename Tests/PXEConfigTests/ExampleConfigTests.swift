@@ -58,9 +58,9 @@ import Testing
         var boot = BootTable()
         boot.nextServer = IPv4Address(10, 0, 0, 1)
         boot.bios = "undionly.kpxe"
-        boot.uefiX64 = "ipxe.efi"
+        boot.uefiX64 = "snponly.efi"
         boot.uefiIA32 = "ipxe-ia32.efi"
-        boot.uefiArm64 = "ipxe-arm64.efi"
+        boot.uefiArm64 = "grubnetaa64.efi"
         boot.ipxe = "http://10.0.0.1/boot.ipxe"
         boot.default = "pxelinux.0"
         #expect(config.boot == boot)

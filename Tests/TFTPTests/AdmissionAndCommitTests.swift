@@ -28,6 +28,15 @@ import Testing
         }
     }
 
+    /// A size probe frees its place and is counted as neither a completion nor a failure.
+    @Test func aSizeProbeIsCountedApart() throws {
+        var a = TFTPAdmission(maxSessions: 1)
+        let probe = try #require(admitAndOpen(&a, now: at(0)))
+        a.ended(probe, .probed)
+        #expect(a.stats.probed == 1 && a.stats.failed == 0 && a.stats.completed == 0 && a.stats.active == 0)
+        #expect(a.isEmpty)
+    }
+
     @Test func aFullTableEvictsTheOldestTransferThatNeverProgressed() throws {
         var a = TFTPAdmission(maxSessions: 3)
         let moving = try #require(admitAndOpen(&a, now: at(0)))
