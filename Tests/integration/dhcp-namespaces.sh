@@ -91,6 +91,9 @@ hosts:
     ip: 10.77.0.50
     hostname: bootp-host
     boot: hosts/bootp.0
+  - mac: 02:00:00:00:0d:01
+    ip: 10.77.0.60
+    hostname: identity-host
 $EXTRA_HOSTS
 EOF
 }
@@ -321,6 +324,38 @@ craft "$TMP/p7a" --type request --mac 02:00:00:00:04:07 --arch 7 --vendor PXECli
   --uuid "$UUID" --requested "${off:-0.0.0.0}" --server-id $SIP --prl 1,3,66,67 --broadcast-flag --first
 expect "PXE REQUEST -> ACK with boot data" "$TMP/p7a" type=ack "yiaddr=${off:-?}" file=uefi/ipxe.efi \
   opt:67=s:uefi/ipxe.efi opt:60=s:PXEClient "opt:97=$UUID" siaddr=$SIP minlen=300
+
+craft "$TMP/px" --mac 02:00:00:00:04:2a --arch 42 --vendor PXEClient:Arch:00042:UNDI:003016 --broadcast-flag --first
+expect "unknown architecture 42 -> boot.default" "$TMP/px" type=offer file=default.0 opt:60=s:PXEClient
+check_why "unknown architecture 42 is logged at notice with its code" "$(grep -i "02:00:00:00:04:2a" "$LOG" | head -2 | tr '\n' '|')" \
+  wait_log "$LOG" "^notice: client architecture not in the boot table: sent boot.default arch=42 client=02:00:00:00:04:2a file=default.0" 3
+
+# --- 4b. One machine, one address: firmware, iPXE and OS identifiers (issue 13) ----------------
+# dora TAG MAC ARGS...: DISCOVER then REQUEST of the offered address; prints the ACKed address.
+dora() {
+  local tag=$1 mac=$2 off; shift 2
+  craft "$TMP/$tag.o" --mac "$mac" --broadcast-flag --first "$@"
+  off=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["yiaddr"])' "$TMP/$tag.o" 2>/dev/null)
+  craft "$TMP/$tag.a" --type request --mac "$mac" --requested "${off:-0.0.0.0}" --server-id $SIP --broadcast-flag --first "$@"
+  python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).readline()); print(d["yiaddr"] if d["type"]=="ack" else "nak")' "$TMP/$tag.a" 2>/dev/null
+}
+RMAC=02:00:00:00:0d:01; UMAC=02:00:00:00:0d:02
+FW=(--arch 7 --vendor PXEClient:Arch:00007:UNDI:003016)
+os_r=$(dora id-os-r $RMAC --client-id ff00000001000100013030303030)
+fw_r=$(dora id-fw-r $RMAC "${FW[@]}")
+ipxe_r=$(dora id-ipxe-r $RMAC "${FW[@]}" --user-class iPXE --client-id 01${RMAC//:/})
+os2_r=$(dora id-os2-r $RMAC --client-id ff00000001000100013030303030)
+check_why "reserved MAC: OS (DUID) -> firmware (no 61) -> iPXE (01+MAC) -> OS all get 10.77.0.60" \
+  "got $os_r / $fw_r / $ipxe_r / $os2_r" [ "$os_r $fw_r $ipxe_r $os2_r" = "10.77.0.60 10.77.0.60 10.77.0.60 10.77.0.60" ]
+fw_u=$(dora id-fw-u $UMAC "${FW[@]}")
+ipxe_u=$(dora id-ipxe-u $UMAC "${FW[@]}" --user-class iPXE --client-id 01${UMAC//:/})
+os_u=$(dora id-os-u $UMAC --client-id ff00000001000100013131313131)
+fw2_u=$(dora id-fw2-u $UMAC "${FW[@]}")
+check_why "unreserved MAC: firmware -> iPXE -> OS (DUID) -> firmware again keep one pool address" \
+  "got $fw_u / $ipxe_u / $os_u / $fw2_u" \
+  eval '[[ "$fw_u" =~ ^10\.77\.0\.1[0-9][0-9]$ ]] && [ "$ipxe_u $os_u $fw2_u" = "$fw_u $fw_u $fw_u" ]'
+check_why "one lease row each for the two machines" "$("$PXED" leases -c "$CFG" 2>/dev/null | grep -ciE "$RMAC|$UMAC") rows" \
+  [ "$("$PXED" leases -c "$CFG" 2>/dev/null | grep -ciE "$RMAC|$UMAC")" -eq 2 ]
 
 # --- 5. BOOTP ---------------------------------------------------------------------------------
 craft "$TMP/b1" --type bootp --mac 02:00:00:00:05:01 --first
