@@ -8,7 +8,9 @@ enum ConfigKeys {
     static let tftp = ["root", "port", "uploads", "overwrite", "rfc1350", "blksize-max", "windowsize-max",
                        "timeout", "retries", "max-sessions", "port-range"]
     static let interface = ["address", "tftp", "bootp", "dhcp"]
-    static let pool = ["subnet", "range", "router", "dns", "domain", "lease-time", "pxe-only", "port", "relay-subnets"]
+    static let pool = ["subnet", "range", "router", "dns", "domain", "lease-time", "pxe-only", "port", "relay-subnets",
+                       "proxy"]
+    static let proxy = ["proxy", "port"]
     static let relayPool = ["subnet", "range", "router", "dns", "domain", "lease-time"]
     static let boot = ["next-server", "bios", "uefi-x64", "uefi-ia32", "uefi-arm64", "ipxe", "default"]
     static let host = ["mac", "ip", "hostname", "boot", "allow-in-range"]
@@ -139,8 +141,12 @@ struct ConfigLoader {
             if let n = f["tftp"] { iface.tftp = interfaceTFTP(n, path: f.path("tftp")) }
             iface.bootp = bool(f, "bootp") ?? iface.bootp
             if let n = f["dhcp"] {
-                let owner = PoolSource.Owner(interface: name, address: iface.address, addressMark: addressMark)
-                iface.dhcp = decodePool(n, path: f.path("dhcp"), owner: owner, parent: nil)
+                if n["proxy"].flatMap({ $0.scalarValue }).flatMap(Self.parseBool) == true {
+                    iface.dhcpProxy = decodeProxy(n, path: f.path("dhcp"))
+                } else {
+                    let owner = PoolSource.Owner(interface: name, address: iface.address, addressMark: addressMark)
+                    iface.dhcp = decodePool(n, path: f.path("dhcp"), owner: owner, parent: nil)
+                }
             }
             config.interfaces.append(iface)
         }
@@ -173,6 +179,27 @@ struct ConfigLoader {
         return settings
     }
 
+    /// `dhcp: {proxy: true}`: no pool. Pool keys are refused with the reason, not ignored: an
+    /// admin who writes a range beside `proxy: true` expects addresses that will never be given.
+    private mutating func decodeProxy(_ node: YAMLNode, path: String) -> ProxyDHCPConfig? {
+        guard case .mapping(let pairs) = node.content else { return nil }
+        for pair in pairs {
+            guard let key = pair.key.scalarValue, !ConfigKeys.proxy.contains(key) else { continue }
+            let at = "\(path).\(key)"
+            if key == "pxe-only" {
+                fail(pair.key.mark, at, "pxe-only does not apply with proxy: true (a proxy answers only PXE and HTTP boot clients, and hands out no addresses)")
+            } else if ConfigKeys.pool.contains(key) {
+                fail(pair.key.mark, at, "'\(key)' does not apply with proxy: true (the site's DHCP server hands out addresses; pxed adds only boot information)")
+            } else {
+                fail(pair.key.mark, path, Self.unknownKeyMessage(key, allowed: ConfigKeys.proxy, elsewhere: [:]))
+            }
+        }
+        let f = Fields(node: node, path: path, allowed: ConfigKeys.proxy)
+        var proxy = ProxyDHCPConfig()
+        proxy.port = port(f, "port") ?? proxy.port
+        return proxy
+    }
+
     /// A DHCP pool: the interface's own (`parent` nil) or one of its relay subnets.
     private mutating func decodePool(_ node: YAMLNode, path: String, owner: PoolSource.Owner,
                                      parent: (pxeOnly: Bool, port: UInt16)?) -> DHCPPoolConfig? {
@@ -192,6 +219,7 @@ struct ConfigLoader {
         }
         let leaseTime = integer(f, "lease-time", in: 60...31_536_000)
         let pxeOnly = parent?.pxeOnly ?? bool(f, "pxe-only") ?? false
+        _ = bool(f, "proxy")   // `proxy: false` is a pool; a bad value is reported
         let listenPort = parent?.port ?? port(f, "port") ?? 67
 
         var pool: DHCPPoolConfig? = nil

@@ -48,6 +48,16 @@ public struct DHCPPoolConfig: Sendable, Equatable {
     }
 }
 
+/// `dhcp: {proxy: true}`: proxy DHCP (PXE 2.1) beside the site's own DHCP server. pxed hands out
+/// no addresses: it answers PXE and HTTP boot clients on `port` with boot information only, and
+/// runs the PXE boot server on `bootServerPort` (4011), where UEFI firmware asks for its file.
+public struct ProxyDHCPConfig: Sendable, Equatable {
+    public var port: UInt16 = 67
+    public var bootServerPort: UInt16 = 4011
+
+    public init() {}
+}
+
 public struct InterfaceConfig: Sendable, Equatable {
     public var name: String
     /// nil: the interface's first IPv4 address, looked up when the engine starts.
@@ -56,6 +66,8 @@ public struct InterfaceConfig: Sendable, Equatable {
     public var tftp: TFTPSettings? = nil
     public var bootp: Bool = false
     public var dhcp: DHCPPoolConfig? = nil
+    /// Proxy DHCP instead of a pool (the two exclusive: `dhcp` is nil when this is set).
+    public var dhcpProxy: ProxyDHCPConfig? = nil
 
     public init(name: String) { self.name = name }
 }

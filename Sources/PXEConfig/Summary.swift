@@ -12,6 +12,7 @@ extension PXEConfiguration {
                 var services: [String] = []
                 if iface.tftp != nil { services.append("tftp") }
                 if iface.dhcp != nil { services.append("dhcp") }
+                if iface.dhcpProxy != nil { services.append("proxy-dhcp") }
                 if iface.bootp { services.append("bootp") }
                 return "\(iface.name): \(services.isEmpty ? "off" : services.joined(separator: " "))"
             }

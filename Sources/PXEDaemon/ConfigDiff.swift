@@ -15,6 +15,7 @@ public enum ConfigDiff {
                 if o.tftp?.root != n.tftp?.root { what.append("tftp root \(o.tftp?.root ?? "off") -> \(n.tftp?.root ?? "off")") } else { what.append("tftp settings") }
             }
             if o.dhcp != n.dhcp { what.append("dhcp pool") }
+            if o.dhcpProxy != n.dhcpProxy { what.append(n.dhcpProxy != nil ? "proxy dhcp on" : "proxy dhcp off") }
             if o.bootp != n.bootp { what.append("bootp \(n.bootp ? "on" : "off")") }
             if o.address != n.address { what.append("address") }
             parts.append("\(n.name): \(what.joined(separator: ", "))")

@@ -21,6 +21,9 @@ public enum OneCallMode {
         public var pxeOnly = true
         public var port: UInt16 = 67
         public var leaseTime = 3600
+        /// Proxy DHCP beside the site's DHCP server: boot information only, no pool (range,
+        /// router, name servers and answer-all do not apply).
+        public var proxy = false
         public init() {}
     }
 
@@ -50,7 +53,13 @@ public enum OneCallMode {
         iface.address = found.address
         iface.tftp = setup.tftp
         if let dhcp = setup.dhcp {
-            iface.dhcp = try pool(dhcp, found: found)
+            if dhcp.proxy {
+                var proxy = ProxyDHCPConfig()
+                proxy.port = dhcp.port
+                iface.dhcpProxy = proxy
+            } else {
+                iface.dhcp = try pool(dhcp, found: found)
+            }
         }
         var config = PXEConfiguration()
         config.source = "<one-call>"
@@ -97,7 +106,13 @@ public enum OneCallMode {
     public static func configuration(interface: String, root: String, bootFile: String, rfc1350: Bool,
                                      gateway: IPv4Address?, nameServers: [IPv4Address], answerAll: Bool,
                                      tftpPort: UInt16 = 69, dhcpPort: UInt16 = 67,
-                                     leaseFile: String = "/var/lib/pxed/leases") throws -> PXEConfiguration {
+                                     leaseFile: String = "/var/lib/pxed/leases", proxy: Bool = false) throws -> PXEConfiguration {
+        if proxy {
+            let clash = [gateway != nil ? "-g" : nil, nameServers.isEmpty ? nil : "-n", answerAll ? "-a" : nil].compactMap { $0 }
+            guard clash.isEmpty else {
+                throw Failure(description: "\(clash.joined(separator: ", ")) does not apply with --proxy: the site's DHCP server hands out addresses and network settings")
+            }
+        }
         var tftp = TFTPSettings()
         tftp.root = root
         tftp.port = tftpPort
@@ -107,6 +122,7 @@ public enum OneCallMode {
         dhcp.nameServers = nameServers
         dhcp.pxeOnly = !answerAll
         dhcp.port = dhcpPort
+        dhcp.proxy = proxy
         var setup = Setup(interface: interface, bootFile: bootFile)
         setup.tftp = tftp
         setup.dhcp = dhcp

@@ -20,6 +20,9 @@ struct PDHCPD: AsyncParsableCommand {
     @Flag(name: [.short, .customLong("answer-all")], help: "Answer every DHCP client, not only PXE clients.")
     var answerAll = false
 
+    @Flag(help: "Proxy DHCP beside the link's own DHCP server: boot information for PXE clients, no addresses, plus the PXE boot server on port 4011.")
+    var proxy = false
+
     @Option(name: [.short, .customLong("name-server")], help: "DNS server to hand out (repeatable).")
     var nameServers: [String] = []
 
@@ -35,6 +38,13 @@ struct PDHCPD: AsyncParsableCommand {
     @OptionGroup var common: BootServerOptions
 
     func validate() throws {
+        if proxy {
+            let clash = [answerAll ? "--answer-all" : nil, nameServers.isEmpty ? nil : "--name-server",
+                         range != nil ? "--range" : nil, common.gateway != nil ? "--gateway" : nil].compactMap { $0 }
+            guard clash.isEmpty else {
+                throw ValidationError("\(clash.joined(separator: ", ")) does not apply with --proxy: the link's own DHCP server hands out addresses and network settings")
+            }
+        }
         guard (60...0x7FFF_FFFF).contains(leaseTime) else { throw ValidationError("--lease-time must be at least 60 seconds") }
         for ns in nameServers { _ = try BootServerOptions.address(ns, option: "--name-server") }
         _ = try parseRange()
@@ -62,6 +72,7 @@ struct PDHCPD: AsyncParsableCommand {
             dhcp.pxeOnly = !answerAll
             dhcp.port = UInt16(common.port)
             dhcp.leaseTime = leaseTime
+            dhcp.proxy = proxy
             setup.dhcp = dhcp
             setup.leaseFile = leaseFile
         }
@@ -71,6 +82,14 @@ struct PDHCPD: AsyncParsableCommand {
         if config.interfaces[0].dhcp?.router == nil { config.interfaces[0].dhcp?.router = nic.address }
         let settings = DHCPEngine.settings(config, interface: ResolvedInterface(config: config.interfaces[0], address: nic.address,
                                                                                 network: nic.network))
+        if proxy {
+            let listener = try await DHCPListener.start(settings: settings, port: settings.port, leases: nil, logger: logger)
+            logger.info("proxy DHCP on \(common.interface) (\(nic.address)), boot file \(common.bootfile); boot server on port \(settings.proxy?.bootServerPort ?? 4011)")
+            try await BootServerOptions.serveUntilSignalled(listener, logger: logger) { s in
+                "received \(s.received), proxy offers \(s.proxyOffers), proxy acks \(s.proxyAcks), malformed \(s.malformed)"
+            }
+            return
+        }
         let pool = config.interfaces[0].dhcp!
 
         let store: LeaseStore

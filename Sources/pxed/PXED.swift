@@ -35,6 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "One-call mode: router handed to DHCP clients.") var gateway: String?
     @Option(name: [.short, .customLong("name-server")], help: "One-call mode: DNS server (repeatable).") var nameServers: [String] = []
     @Flag(name: .shortAndLong, help: "One-call mode: answer every DHCP client, not only PXE clients.") var answerAll = false
+    @Flag(help: "One-call mode: proxy DHCP beside the link's own DHCP server (boot information only, plus the boot server on 4011).") var proxy = false
     @Option(help: "One-call mode: TFTP port.") var tftpPort: Int = 69
     @Option(help: "One-call mode: DHCP port.") var dhcpPort: Int = 67
     @Option(help: "One-call mode: lease file.") var leaseFile: String = "/var/lib/pxed/leases"
@@ -44,6 +45,9 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard oneCall.isEmpty || oneCall.count == 3 else {
             throw ValidationError("one-call mode takes exactly IFACE ROOT BOOTFILE")
+        }
+        if proxy && oneCall.isEmpty {
+            throw ValidationError("--proxy is for one-call mode (IFACE ROOT BOOTFILE); in /etc/pxed.yaml write dhcp: {proxy: true}")
         }
         if let gateway, IPv4Address(gateway) == nil { throw ValidationError("--gateway: '\(gateway)' is not an IPv4 address") }
         for n in nameServers where IPv4Address(n) == nil { throw ValidationError("--name-server: '\(n)' is not an IPv4 address") }
@@ -59,7 +63,7 @@ struct Serve: AsyncParsableCommand {
                                                        rfc1350: rfc1350, gateway: gateway.flatMap { IPv4Address($0) },
                                                        nameServers: nameServers.compactMap { IPv4Address($0) },
                                                        answerAll: answerAll, tftpPort: UInt16(tftpPort),
-                                                       dhcpPort: UInt16(dhcpPort), leaseFile: leaseFile)
+                                                       dhcpPort: UInt16(dhcpPort), leaseFile: leaseFile, proxy: proxy)
             } catch {
                 printError("pxed: \(error)")
                 throw ExitCode(1)

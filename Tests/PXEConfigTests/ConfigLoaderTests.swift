@@ -248,4 +248,37 @@ import Testing
     @Test func nonScalarKeysAreRejected() {
         #expect(messages("? [a, b]\n: 1\n") == ["t.yaml:1:3: a key must be a plain value, found a list"])
     }
+
+    @Test func proxyDHCPNeedsNoPool() throws {
+        let config = try #require(load("""
+        interfaces:
+          eth1:
+            dhcp: {proxy: true}
+          eth2:
+            dhcp: {proxy: yes, port: 1067}
+        """))
+        #expect(config.interfaces[0].dhcp == nil)
+        #expect(config.interfaces[0].dhcpProxy == ProxyDHCPConfig())
+        #expect(config.interfaces[1].dhcpProxy?.port == 1067 && config.interfaces[1].dhcpProxy?.bootServerPort == 4011)
+        // proxy: false is an ordinary pool.
+        let pool = try #require(load("interfaces:\n  eth1:\n    dhcp: {proxy: false, subnet: 10.0.0.0/24, range: 10.0.0.100-10.0.0.199}\n"))
+        #expect(pool.interfaces[0].dhcp != nil && pool.interfaces[0].dhcpProxy == nil)
+    }
+
+    @Test func proxyDHCPRefusesPoolKeysWithTheReason() {
+        let yaml = """
+        interfaces:
+          eth1:
+            dhcp:
+              proxy: true
+              pxe-only: true
+              range: 10.0.0.100-10.0.0.199
+              proxi: 1
+        """
+        #expect(messages(yaml) == [
+            "t.yaml:5:7: interfaces.eth1.dhcp.pxe-only: pxe-only does not apply with proxy: true (a proxy answers only PXE and HTTP boot clients, and hands out no addresses)",
+            "t.yaml:6:7: interfaces.eth1.dhcp.range: 'range' does not apply with proxy: true (the site's DHCP server hands out addresses; pxed adds only boot information)",
+            "t.yaml:7:7: interfaces.eth1.dhcp: unknown key 'proxi' (did you mean 'proxy'?)",
+        ])
+    }
 }

@@ -21,17 +21,20 @@ public final class DHCPListener: Sendable {
     /// The store this listener persists to (fixed for its lifetime; a new lease file needs a new listener).
     public let leaseStore: LeaseStore?
     private let channel: any Channel
+    private let bootServerChannel: (any Channel)?
     private let statsBox: NIOLockedValueBox<DHCPStats>
 
-    private init(interface: String, channel: any Channel, leaseStore: LeaseStore?, stats: NIOLockedValueBox<DHCPStats>) {
+    private init(interface: String, channel: any Channel, bootServerChannel: (any Channel)?, leaseStore: LeaseStore?,
+                 stats: NIOLockedValueBox<DHCPStats>) {
         self.interface = interface
         self.channel = channel
+        self.bootServerChannel = bootServerChannel
         self.localAddress = channel.localAddress
         self.leaseStore = leaseStore
         self.statsBox = stats
     }
 
-    /// Binds the socket and starts serving.
+    /// Binds the socket (and, in proxy mode, the boot server's) and starts serving.
     /// - Parameters:
     ///   - settings: the engine's configuration (`settings.interfaceName` is the device).
     ///   - port: server port; replies go to the client port 68 (or, when `port` is not 67, to the
@@ -46,9 +49,38 @@ public final class DHCPListener: Sendable {
         clock: @escaping @Sendable () -> Double = DHCPListener.unixTime
     ) async throws -> DHCPListener {
         let stats = NIOLockedValueBox(DHCPStats())
-        let device = settings.interfaceName
-        let initial = leases?.leases ?? []
         let arp = ARPTable()
+        let initial = leases?.leases ?? []
+        let channel = try await bind(group: group, role: .dhcp, settings: settings, port: port, leases: leases,
+                                     initial: initial, stats: stats, arp: arp, logger: logger,
+                                     bindAddress: bindAddress, bindToDevice: bindToDevice, clock: clock)
+        var bootServer: (any Channel)? = nil
+        if let proxy = settings.proxy {
+            do {
+                bootServer = try await bind(group: group, role: .bootServer, settings: settings, port: proxy.bootServerPort,
+                                            leases: nil, initial: [], stats: stats, arp: nil, logger: logger,
+                                            bindAddress: bindAddress, bindToDevice: bindToDevice, clock: clock)
+            } catch {
+                try? await channel.close().get()
+                throw error
+            }
+        }
+        logger.info("DHCP listening", metadata: [
+            "interface": "\(settings.interfaceName)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")",
+            "dhcp": "\(settings.pool != nil)", "bootp": "\(settings.bootp)",
+            "proxy": "\(bootServer.map { "boot server on \($0.localAddress.map { "\($0)" } ?? "?")" } ?? "false")",
+        ])
+        return DHCPListener(interface: settings.interfaceName, channel: channel, bootServerChannel: bootServer,
+                            leaseStore: leases, stats: stats)
+    }
+
+    /// One bound socket with its engine: the DHCP/BOOTP port, or the proxy's boot server port.
+    private static func bind(
+        group: any EventLoopGroup, role: DHCPChannelHandler.Role, settings: DHCPServiceConfig, port: UInt16,
+        leases: LeaseStore?, initial: [Lease], stats: NIOLockedValueBox<DHCPStats>, arp: ARPTable?, logger: Logger,
+        bindAddress: String, bindToDevice: Bool, clock: @escaping @Sendable () -> Double
+    ) async throws -> any Channel {
+        let device = settings.interfaceName
         let bootstrap = DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_broadcast), value: 1)
@@ -64,7 +96,7 @@ public final class DHCPListener: Sendable {
             .channelInitializer { channel in
                 let addHandler: @Sendable () throws -> Void = {
                     let handler = DHCPChannelHandler(
-                        engine: DHCPServer(settings: settings, leases: initial), store: leases, logger: logger,
+                        role: role, engine: DHCPServer(settings: settings, leases: initial), store: leases, logger: logger,
                         stats: stats, serverPort: port, arp: arp, clock: clock)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
@@ -90,20 +122,22 @@ public final class DHCPListener: Sendable {
                         level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_BINDTODEVICE), value: deviceName)
                 }.flatMapThrowing(addHandler)
             }
-        let channel = try await bootstrap.bind(host: bindAddress, port: Int(port)).get()
-        logger.info("DHCP listening", metadata: [
-            "interface": "\(device)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")",
-            "dhcp": "\(settings.pool != nil)", "bootp": "\(settings.bootp)",
-        ])
-        return DHCPListener(interface: device, channel: channel, leaseStore: leases, stats: stats)
+        return try await bootstrap.bind(host: bindAddress, port: Int(port)).get()
     }
+
+    /// Whether this listener runs a boot server socket (proxy mode).
+    public var hasBootServer: Bool { bootServerChannel != nil }
+
+    /// The boot server's bound address (proxy mode).
+    public var bootServerAddress: SocketAddress? { bootServerChannel?.localAddress }
 
     /// Swaps in a new configuration generation; leases and held offers are kept.
     public func apply(settings: DHCPServiceConfig) async {
-        let channel = self.channel
-        try? await channel.eventLoop.submit {
-            try channel.pipeline.syncOperations.handler(type: DHCPChannelHandler.self).engine.apply(settings: settings)
-        }.get()
+        for channel in [channel] + (bootServerChannel.map { [$0] } ?? []) {
+            try? await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.handler(type: DHCPChannelHandler.self).engine.apply(settings: settings)
+            }.get()
+        }
     }
 
     /// The engine's current lease view (for diagnostics and tests).
@@ -122,6 +156,7 @@ public final class DHCPListener: Sendable {
     /// Closes the socket. Replies waiting for a lease write in flight are dropped.
     public func stop() async {
         try? await channel.close().get()
+        try? await bootServerChannel?.close().get()
     }
 
     public var stats: DHCPStats { statsBox.withLockedValue { $0 } }
@@ -145,12 +180,16 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
+    /// What the socket is: the DHCP/BOOTP port, or the proxy's PXE boot server port (4011).
+    enum Role: Sendable { case dhcp, bootServer }
+
     private struct Pending: Sendable {
         var changes: [Lease]
         var replies: [DHCPReply]
         var source: SocketAddress
     }
 
+    let role: Role
     var engine: DHCPServer
     private let store: LeaseStore?
     private let logger: Logger
@@ -163,8 +202,9 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     /// Replies written since the last flush.
     private var unflushed = false
 
-    init(engine: DHCPServer, store: LeaseStore?, logger: Logger, stats: NIOLockedValueBox<DHCPStats>,
+    init(role: Role, engine: DHCPServer, store: LeaseStore?, logger: Logger, stats: NIOLockedValueBox<DHCPStats>,
          serverPort: UInt16, arp: ARPTable?, clock: @escaping @Sendable () -> Double) {
+        self.role = role
         self.engine = engine
         self.store = store
         self.logger = logger
@@ -184,6 +224,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             stats.withLockedValue { $0.malformed += 1 }
             logger.debug("malformed datagram dropped", metadata: [
                 "from": "\(envelope.remoteAddress)", "reason": "\(error)",
+                "port": "\(role == .bootServer ? "boot server" : "dhcp")",
             ])
             return
         }
@@ -195,7 +236,10 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             sourceAddress: Self.ipv4(source) ?? .any,
             sourcePort: UInt16(clamping: source.port ?? 68),
             arrivedAsBroadcast: destination.map { $0 == .broadcast || $0 == interfaceBroadcast } ?? true)
-        let outcome = engine.handle(message, context: requestContext, now: clock())
+        let outcome = switch role {
+        case .dhcp: engine.handle(message, context: requestContext, now: clock())
+        case .bootServer: engine.handleBootServer(message, context: requestContext, now: clock())
+        }
         stats.withLockedValue { $0.count(outcome.event) }
         log(outcome.event, message, boot: outcome.boot)
 
@@ -302,7 +346,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     }
 
     private func log(_ event: DHCPEvent, _ m: DHCPMessage, boot: BootDecision?) {
-        if let code = boot?.unknownArchitectureCode, case .offered = event {
+        if let code = boot?.unknownArchitectureCode, event.isOffer {
             // Said once per DORA (on the offer), where an admin looks when a new machine type boots.
             logger.notice("client architecture not in the boot table: sent boot.default", metadata: [
                 "client": "\(m.macAddress.map { "\($0)" } ?? ClientKey.hex(m.hardwareAddress))",
@@ -311,7 +355,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         // Formatting the client costs more than the rest of the call: skip it when nothing logs.
         let level: Logger.Level
         switch event {
-        case .offered, .informed, .ignored: level = .debug
+        case .offered, .informed, .ignored, .proxyOffered: level = .debug
         case .declined: level = .warning
         default: level = .info
         }
@@ -326,6 +370,13 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         case .declined(let ip): logger.warning("decline: address quarantined", metadata: ["client": client, "ip": "\(ip)"])
         case .informed: logger.debug("inform", metadata: ["client": client])
         case .bootpReplied(let ip): logger.info("bootp reply", metadata: ["client": client, "ip": "\(ip)"])
+        case .proxyOffered: logger.debug("proxy offer", metadata: Self.withBoot(["client": client], boot))
+        case .proxyAcknowledged(let bootServer):
+            var metadata = Self.withBoot(["client": client], boot)
+            if m.options[.clientMachineIdentifier].map({ $0.count != 17 || $0[0] != 0 }) ?? true {
+                metadata["uuid"] = "\(m.options[.clientMachineIdentifier].map { "invalid (\($0.count) bytes), left out" } ?? "none")"
+            }
+            logger.info(bootServer ? "boot server ack" : "proxy ack", metadata: metadata)
         case .ignored(let why): logger.debug("ignored", metadata: ["client": client, "reason": "\(why)"])
         }
     }

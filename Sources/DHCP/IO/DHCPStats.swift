@@ -11,6 +11,9 @@ public struct DHCPStats: Sendable, Equatable {
     public var declines = 0
     public var informs = 0
     public var bootpReplies = 0
+    /// Proxy DHCP offers (port 67) and ACKs (4011, or 67 for a REQUEST naming this server).
+    public var proxyOffers = 0
+    public var proxyAcks = 0
     public var sent = 0
     public var sendErrors = 0
     /// Lease records whose write failed (their replies were not sent).
@@ -29,6 +32,8 @@ public struct DHCPStats: Sendable, Equatable {
         case .declined: declines += 1
         case .informed: informs += 1
         case .bootpReplied: bootpReplies += 1
+        case .proxyOffered: proxyOffers += 1
+        case .proxyAcknowledged: proxyAcks += 1
         case .ignored: ignored += 1
         }
     }

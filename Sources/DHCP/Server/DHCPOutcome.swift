@@ -128,6 +128,10 @@ public enum IgnoreReason: Sendable, Equatable, CustomStringConvertible {
     case reservationNotOnNetwork(IPv4Address)
     /// No usable chaddr.
     case noHardwareAddress
+    /// Proxy mode: a message type a proxy does not answer (it hands out no addresses).
+    case notForProxy(DHCPMessageType)
+    /// Proxy mode: the boot table has nothing for this client.
+    case noBootFile
 
     public var description: String {
         switch self {
@@ -147,6 +151,8 @@ public enum IgnoreReason: Sendable, Equatable, CustomStringConvertible {
         case .unknownBOOTPClient: "BOOTP client without reservation"
         case .reservationNotOnNetwork(let a): "reservation \(a) not on this network"
         case .noHardwareAddress: "no hardware address"
+        case .notForProxy(let t): "\(t) is not answered by a proxy"
+        case .noBootFile: "no boot file for this client"
         }
     }
 }
@@ -160,7 +166,22 @@ public enum DHCPEvent: Sendable, Equatable {
     case declined(IPv4Address)
     case informed
     case bootpReplied(IPv4Address)
+    /// Proxy DHCP: boot information for a PXE/HTTP client on port 67, no address.
+    case proxyOffered
+    /// Proxy DHCP: an ACK with the boot file, on the boot server port (4011) or to a port-67
+    /// REQUEST that named this server.
+    case proxyAcknowledged(bootServer: Bool)
     case ignored(IgnoreReason)
+}
+
+extension DHCPEvent {
+    /// An OFFER of either kind (address or proxy).
+    public var isOffer: Bool {
+        switch self {
+        case .offered, .proxyOffered: true
+        default: false
+        }
+    }
 }
 
 /// Result of one request. The I/O layer must durably persist `leaseChanges` BEFORE it sends

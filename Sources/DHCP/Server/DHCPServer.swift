@@ -78,6 +78,7 @@ public struct DHCPServer: Sendable {
         guard let type = message.options.messageType else {
             return .ignored(.unknownMessageType(message.options[.messageType]?.first ?? 0))
         }
+        if settings.proxy != nil { return proxyReceived(message, type: type, context: context) }
         guard let interfacePool = settings.pool else { return .ignored(.dhcpDisabled) }
         guard let pool = Self.selectPool(interfacePool, giaddr: message.giaddr) else {
             return .ignored(.noPoolForRelay(message.giaddr))

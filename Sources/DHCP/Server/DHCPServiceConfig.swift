@@ -10,6 +10,8 @@ public struct DHCPServiceConfig: Sendable, Equatable {
     public var interfaceNetwork: IPv4Network?
     /// The interface's DHCP pool (with its `relayPools`); nil: DHCP is not served here.
     public var pool: DHCPPoolConfig?
+    /// Proxy DHCP (boot information only, plus the boot server on 4011); exclusive with `pool`.
+    public var proxy: ProxyDHCPConfig?
     /// Answer BOOTP (RFC 951) requests from hosts with a reservation.
     public var bootp: Bool
     /// Router for BOOTP replies whose address is not in a DHCP pool (else the pool's router).
@@ -31,7 +33,8 @@ public struct DHCPServiceConfig: Sendable, Equatable {
     public init(
         interfaceName: String, serverAddress: IPv4Address, interfaceNetwork: IPv4Network? = nil,
         pool: DHCPPoolConfig?, bootp: Bool = false, bootpRouter: IPv4Address? = nil, hosts: [HostEntry] = [],
-        boot: BootTable = BootTable(), tftpRoot: String? = nil, authoritative: Bool? = nil
+        boot: BootTable = BootTable(), tftpRoot: String? = nil, authoritative: Bool? = nil,
+        proxy: ProxyDHCPConfig? = nil
     ) {
         self.interfaceName = interfaceName
         self.serverAddress = serverAddress
@@ -43,8 +46,9 @@ public struct DHCPServiceConfig: Sendable, Equatable {
         self.boot = boot
         self.tftpRoot = tftpRoot
         self.authoritative = authoritative ?? !(pool?.pxeOnly ?? false)
+        self.proxy = proxy
     }
 
     /// UDP port to listen on.
-    public var port: UInt16 { pool?.port ?? 67 }
+    public var port: UInt16 { proxy?.port ?? pool?.port ?? 67 }
 }

@@ -21,7 +21,7 @@ public final class DHCPEngine: Engine {
         return DHCPServiceConfig(interfaceName: config.name, serverAddress: interface.address,
                                  interfaceNetwork: interface.network, pool: config.dhcp, bootp: config.bootp,
                                  bootpRouter: config.dhcp?.router, hosts: generation.hosts, boot: generation.boot,
-                                 tftpRoot: tftpRoot ?? config.tftp?.root)
+                                 tftpRoot: tftpRoot ?? config.tftp?.root, proxy: config.dhcpProxy)
     }
 
     /// Opens the lease file (or returns the one already open for it), logging what recovery found.
@@ -41,9 +41,11 @@ public final class DHCPEngine: Engine {
         guard let plan = plan as? Plan else { return .restart }
         // Same socket and same lease file: swap the settings in place (leases and held offers
         // kept). A new port needs a new socket; a new lease file an engine that starts from its
-        // records and persists to it.
+        // records and persists to it. Proxy mode on or off opens or closes the boot server socket.
         let store = try plan.store()
-        guard listener.localAddress?.port == Int(plan.settings.port), listener.leaseStore === store else { return .restart }
+        guard listener.localAddress?.port == Int(plan.settings.port), listener.leaseStore === store,
+              listener.bootServerAddress?.port == plan.settings.proxy.map({ Int($0.bootServerPort) })
+        else { return .restart }
         await listener.apply(settings: plan.settings)
         return .applied
     }
@@ -56,6 +58,7 @@ public final class DHCPEngine: Engine {
         return [
             EngineCounter("received", s.received), EngineCounter("offers", s.offers), EngineCounter("acks", s.acks),
             EngineCounter("naks", s.naks), EngineCounter("bootp", s.bootpReplies), EngineCounter("malformed", s.malformed),
+            EngineCounter("proxy-offers", s.proxyOffers), EngineCounter("proxy-acks", s.proxyAcks),
             EngineCounter("ignored", s.ignored), EngineCounter("leases", listener.leaseStore?.leases.count ?? 0, .gauge),
             EngineCounter("releases", s.releases), EngineCounter("declines", s.declines), EngineCounter("informs", s.informs),
             EngineCounter("sent", s.sent), EngineCounter("send-errors", s.sendErrors),
@@ -92,7 +95,7 @@ extension DHCPEngine: EngineKind {
 
     public static func plans(for generation: PXEConfiguration, interface: ResolvedInterface,
                              resources: EngineResources) -> [any EnginePlan] {
-        guard interface.config.dhcp != nil || interface.config.bootp else { return [] }
+        guard interface.config.dhcp != nil || interface.config.dhcpProxy != nil || interface.config.bootp else { return [] }
         return [Plan(key: EngineKey(kind: name, interface: interface.config.name),
                      settings: settings(generation, interface: interface), leaseFile: generation.leaseFile,
                      resources: resources, logger: resources.logger)]

@@ -8,6 +8,9 @@ every reply it sees as one JSON object per line, then exits.
   SO_BROADCAST) sends to 255.255.255.255:67.
 * Relay mode (--giaddr and --server): the socket is bound to 0.0.0.0:67 and sends unicast to
   SERVER:67 with giaddr set, as a relay agent does.
+* Unicast mode (--to HOST:PORT, optional --from-port): a client that already has an address
+  asking a server directly, e.g. a PXE boot server on 4011 (edk2 sends from 4011, iPXE from 68).
+  --truncate N sends only the first N bytes (a broken packet).
 
 Replies are captured with an AF_PACKET socket on --iface, so the test sees where they were
 really sent (Ethernet destination, IP destination, UDP ports) even when the IP layer of the
@@ -214,12 +217,15 @@ def main():
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for replies")
     p.add_argument("--first", action="store_true", help="stop at the first reply")
     p.add_argument("--expect-none", action="store_true")
+    p.add_argument("--to", help="unicast destination HOST:PORT (default: broadcast to port 67)")
+    p.add_argument("--from-port", type=int, help="source port (default 68; 67 in relay mode)")
+    p.add_argument("--truncate", type=int, help="send only the first N bytes")
     a = p.parse_args()
     if a.xid is None:
         a.xid = int.from_bytes(os.urandom(4), "big")
 
     relay = a.giaddr is not None and a.server is not None
-    listen_port = 67 if relay else 68
+    listen_port = a.from_port or (67 if relay else 68)
 
     cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
     cap.bind((a.iface, 0))
@@ -231,7 +237,13 @@ def main():
     s.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, a.iface.encode())
     s.bind(("0.0.0.0", listen_port))
     packet = build(a)
-    dest = (a.server, 67) if relay else ("255.255.255.255", 67)
+    if a.truncate is not None:
+        packet = packet[:a.truncate]
+    if a.to:
+        host, _, port = a.to.rpartition(":")
+        dest = (host, int(port))
+    else:
+        dest = (a.server, 67) if relay else ("255.255.255.255", 67)
     s.sendto(packet, dest)
 
     got = 0
