@@ -52,6 +52,29 @@ r=$(lease "$C1" "$A1" "$TMP/o5")
 check "pdhcpd ignores a plain (non-PXE) client by default" test -z "$r"
 stop "$PID"
 
+# pdhcpd --proxy and pxed's one-call --proxy: proxy offers (no address) to PXE clients only.
+CRAFT="$(dirname "$0")/dhcp/dhcpcraft.py"
+proxy_offer() { # OUT: a PXE DISCOVER from C1; true when the reply is a proxy offer for pxelinux.0
+  ip netns exec "$C1" timeout 10 python3 "$CRAFT" --iface "$A1" --mac 02:91:00:00:01:07 --arch 7 \
+    --vendor PXEClient:Arch:00007:UNDI:003016 --broadcast-flag --first --timeout 3 > "$1" 2>&1
+  python3 -c "import json,sys; d=json.loads(open(sys.argv[1]).readline()); sys.exit(0 if d['type']=='offer' and d['yiaddr']=='0.0.0.0' and d['file']=='pxelinux.0' and d['siaddr']=='10.91.1.1' else 1)" "$1"
+}
+check "pdhcpd refuses --proxy with --range (they do not go together)" \
+  bash -c "'$BIN/pdhcpd' --proxy --range 10.91.1.100-10.91.1.110 $A0 pxelinux.0 2>&1 | grep -q 'does not apply with --proxy'"
+spawn "$TMP/pdp.log" ip netns exec "$S" "$BIN/pdhcpd" --proxy "$A0" pxelinux.0
+PID=$SPAWNED
+wait_log "$TMP/pdp.log" "proxy DHCP on" 5
+check "pdhcpd --proxy: a PXE client gets a proxy offer (yiaddr 0.0.0.0, siaddr, file)" proxy_offer "$TMP/pdp.json"
+check "pdhcpd --proxy: a plain client gets nothing" ip netns exec "$C1" timeout 10 python3 "$CRAFT" --iface "$A1" \
+  --mac 02:91:00:00:01:08 --broadcast-flag --timeout 2 --expect-none
+stop "$PID"
+mkdir -p "$TMP/root"
+spawn "$TMP/pxp.log" ip netns exec "$S" "$BIN/pxed" "$A0" "$TMP/root" pxelinux.0 --proxy --tftp-port 6969 --lease-file "$TMP/pxp-leases"
+PID=$SPAWNED
+wait_log "$TMP/pxp.log" "pxed started" 5
+check "pxed IFACE ROOT FILE --proxy: a PXE client gets a proxy offer" proxy_offer "$TMP/pxp.json"
+stop "$PID"
+
 # pbootpd: a static table; a BOOTP request (no option 53) for a listed MAC gets its address.
 spawn "$TMP/pb.log" ip netns exec "$S" "$BIN/pbootpd" --host 02:91:00:00:01:09=10.91.1.50 "$A0" boot/x86.0
 sleep 1

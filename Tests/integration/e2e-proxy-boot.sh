@@ -57,12 +57,17 @@ cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi "$ROOT/"
 cp "$VM_KERNEL" "$ROOT/vmlinuz"
 vm_initrd "$VM_BUSYBOX" "$INIT_MARK" "$ROOT/initrd.img" || { fail setup "initrd"; finish; }
 # initrd= on the command line: iPXE's EFI build hands the initrd to the kernel by that name
-# (the BIOS kernel ignores it).
+# (the BIOS kernel ignores it). Behind a proxy, iPXE's \${next-server} is the site server's siaddr
+# (dnsmasq puts its own address there): the boot server is \${proxydhcp/next-server}.
+# Echo lines stay under 80 columns (SeaBIOS's serial mirror cuts the rest).
 cat >"$ROOT/boot.ipxe" <<EOF
 #!ipxe
-echo $IPXE_MARK script running: ip \${net0/ip} platform \${platform} next-server \${next-server}
-kernel tftp://\${next-server}/vmlinuz initrd=initrd.img console=ttyS0,115200 panic=-1 || goto failed
-initrd tftp://\${next-server}/initrd.img || goto failed
+set srv \${proxydhcp/next-server}
+isset \${srv} || set srv \${next-server}
+echo $IPXE_MARK script running: ip \${net0/ip} platform \${platform}
+echo $IPXE_MARK boot server \${srv}, site next-server \${next-server}
+kernel tftp://\${srv}/vmlinuz initrd=initrd.img console=ttyS0,115200 panic=-1 || goto failed
+initrd tftp://\${srv}/initrd.img || goto failed
 boot || goto failed
 :failed
 echo $IPXE_MARK-FAILED
@@ -145,7 +150,8 @@ if wants bios-dnsmasq; then
         eval '! grep -qE "^info: ack " "$part"'
     check_why "bios-dnsmasq: the VM's address came from dnsmasq's range (iPXE script marker)" \
         "$(vm_console "$serial" "$IPXE_MARK" | head -1)" \
-        grep -aqE "$IPXE_MARK script running: ip 10\.96\.0\.1[0-5][0-9] platform pcbios next-server $SRV" "$serial"
+        eval 'grep -aqE "$IPXE_MARK script running: ip 10\.96\.0\.1[0-5][0-9] platform pcbios" "$serial" &&
+              grep -aq "$IPXE_MARK boot server $SRV," "$serial"'
     check_why "bios-dnsmasq: dnsmasq's lease file holds the VM" "$(cat "$TMP/dnsmasq.leases" 2>/dev/null)" \
         grep -qi "$BIOS_MAC" "$TMP/dnsmasq.leases"
     for f in boot.ipxe vmlinuz initrd.img; do
@@ -200,7 +206,8 @@ EOF
         eval '! grep -qE "^info: ack " "$part"'
     check_why "uefi-kea: the address came from Kea's pool (iPXE script marker, platform efi)" \
         "$(vm_console "$serial" "$IPXE_MARK" | head -1)" \
-        grep -aqE "$IPXE_MARK script running: ip 10\.96\.0\.1[0-5][0-9] platform efi next-server $SRV" "$serial"
+        eval 'grep -aqE "$IPXE_MARK script running: ip 10\.96\.0\.1[0-5][0-9] platform efi" "$serial" &&
+              grep -aq "$IPXE_MARK boot server $SRV," "$serial"'
     check_why "uefi-kea: Kea's lease file holds the VM" "$(tail -2 "$TMP/kea/leases4.csv" 2>/dev/null | tr '\n' '|')" \
         grep -qi "$UEFI_MAC" "$TMP/kea/leases4.csv"
     for f in boot.ipxe vmlinuz initrd.img; do

@@ -137,7 +137,7 @@ vm_bridge() {
 }
 
 vm_port() {
-    local port=p${2: -6}$$
+    local port=p$2$$
     port=${port:0:15}
     ns_veth "$1" "$port" "$3" "$2" && ip -n "$1" link set "$port" master br0
 }
