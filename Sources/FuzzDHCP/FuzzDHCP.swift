@@ -23,6 +23,14 @@ let settings: DHCPServiceConfig = {
                              hosts: [host], boot: boot)
 }()
 
+/// The same boot table and host in proxy mode (no pool): port 67 and the boot server (4011).
+let proxySettings: DHCPServiceConfig = {
+    var s = settings
+    s.pool = nil
+    s.proxy = ProxyDHCPConfig()
+    return s
+}()
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzDHCP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -46,6 +54,16 @@ public func fuzzDHCP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             let encoded = reply.encoded()
             FuzzDriver.require(encoded.count >= DHCPMessage.minimumSize, "reply shorter than 300 bytes")
             FuzzDriver.require((try? DHCPMessage.decode(bytes: encoded)) != nil, "reply does not decode")
+        }
+    }
+    var proxy = DHCPServer(settings: proxySettings)
+    for outcome in [proxy.handle(message, context: context, now: 1000), proxy.handleBootServer(message, context: context, now: 1000)] {
+        FuzzDriver.require(outcome.leaseChanges.isEmpty, "a proxy recorded a lease")
+        for reply in outcome.replies {
+            let encoded = reply.encoded()
+            FuzzDriver.require(encoded.count >= DHCPMessage.minimumSize, "proxy reply shorter than 300 bytes")
+            let decoded = try? DHCPMessage.decode(bytes: encoded)
+            FuzzDriver.require(decoded?.yiaddr == .any, "a proxy reply carried an address")
         }
     }
     return 0
