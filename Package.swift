@@ -36,8 +36,16 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "HTTPBoot", dependencies: [
+            "TFTP",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "PXEDaemon", dependencies: [
-            "PXEConfig", "TFTP", "DHCP",
+            "PXEConfig", "TFTP", "DHCP", "HTTPBoot",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -77,6 +85,8 @@ let package = Package(
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PXEConfigTests", dependencies: ["PXEConfig"]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "HTTPBootTests", dependencies: ["HTTPBoot", "TFTP", .product(name: "NIOCore", package: "swift-nio"),
+                                                          .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "PXEDaemonTests", dependencies: ["PXEDaemon", "PXEConfig", "TFTP", "DHCP"]),
     ]
 )

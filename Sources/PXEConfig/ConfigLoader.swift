@@ -4,15 +4,17 @@
 
 /// The keys each section accepts: the schema's contract.
 enum ConfigKeys {
-    static let top = ["log-level", "lease-file", "tftp", "interfaces", "boot", "hosts"]
+    static let top = ["log-level", "lease-file", "tftp", "http", "interfaces", "boot", "hosts"]
+    static let http = ["port", "root", "max-connections"]
     static let tftp = ["root", "port", "uploads", "overwrite", "rfc1350", "blksize-max", "windowsize-max",
                        "timeout", "retries", "max-sessions", "port-range"]
-    static let interface = ["address", "tftp", "bootp", "dhcp"]
+    static let interface = ["address", "tftp", "http", "bootp", "dhcp"]
     static let pool = ["subnet", "range", "router", "dns", "domain", "lease-time", "pxe-only", "port", "relay-subnets",
                        "proxy"]
     static let proxy = ["proxy", "port"]
     static let relayPool = ["subnet", "range", "router", "dns", "domain", "lease-time"]
-    static let boot = ["next-server", "bios", "uefi-x64", "uefi-ia32", "uefi-arm64", "ipxe", "default"]
+    static let boot = ["next-server", "bios", "uefi-x64", "uefi-ia32", "uefi-arm64", "uefi-x64-http", "uefi-ia32-http",
+                       "uefi-arm64-http", "ipxe", "default"]
     static let host = ["mac", "ip", "hostname", "boot", "allow-in-range"]
 
     /// Keys that are valid, just not at this level, with a hint saying where they go.
@@ -24,6 +26,7 @@ enum ConfigKeys {
             m[k] = "it belongs under 'interfaces.<name>.dhcp'"
         }
         for k in ["address", "bootp"] { m[k] = "it belongs under 'interfaces.<name>'" }
+        m["max-connections"] = "it belongs under 'http'"
         for k in ["mac", "ip", "hostname", "allow-in-range"] { m[k] = "it belongs in a 'hosts' entry" }
         return m
     }()
@@ -90,6 +93,11 @@ struct ConfigLoader {
             decodeTFTP(f, into: &settings)
             config.tftp = settings
         }
+        if let n = top["http"], let f = fields(n, path: "http", allowed: ConfigKeys.http) {
+            var settings = HTTPSettings()
+            decodeHTTP(f, into: &settings)
+            config.http = settings
+        }
         if let n = top["interfaces"] { decodeInterfaces(n) }
         if let n = top["boot"] { decodeBoot(n) }
         if let n = top["hosts"] { decodeHosts(n) }
@@ -116,6 +124,40 @@ struct ConfigLoader {
         if let n = f["port-range"] { s.portRange = portRange(n, f.path("port-range")) ?? s.portRange }
     }
 
+    private mutating func decodeHTTP(_ f: Fields, into s: inout HTTPSettings) {
+        if let n = f["root"], let text = string(n, f.path("root")) {
+            if text.isEmpty || text.contains("\0") {
+                fail(n.mark, f.path("root"), "must be a non-empty path")
+            } else {
+                s.root = resolve(text)
+                roots.append(RootSource(root: resolve(text), written: text, mark: n.mark, path: f.path("root"), isDefault: false))
+            }
+        }
+        s.port = port(f, "port") ?? s.port
+        s.maxConnections = integer(f, "max-connections", in: 1...100_000) ?? s.maxConnections
+    }
+
+    /// `http:` on an interface: true (the top-level settings, or the defaults), false, or a map of
+    /// overrides. Without its own root it serves the interface's TFTP root.
+    private mutating func interfaceHTTP(_ node: YAMLNode, path: String) -> HTTPSettings? {
+        var settings = config.http ?? HTTPSettings()
+        switch node.content {
+        case .scalar(let s, _):
+            guard let on = Self.parseBool(s) else {
+                fail(node.mark, path, "expected true, false or a mapping of HTTP settings, found \(node.kindDescription)")
+                return nil
+            }
+            if !on { return nil }
+        case .mapping:
+            guard let f = fields(node, path: path, allowed: ConfigKeys.http) else { return nil }
+            decodeHTTP(f, into: &settings)
+        case .sequence:
+            fail(node.mark, path, "expected true, false or a mapping of HTTP settings, found a list")
+            return nil
+        }
+        return settings
+    }
+
     private mutating func decodeInterfaces(_ node: YAMLNode) {
         guard !node.isNull else { return }
         guard case .mapping(let pairs) = node.content else {
@@ -139,6 +181,12 @@ struct ConfigLoader {
                 addressMark = n.mark
             }
             if let n = f["tftp"] { iface.tftp = interfaceTFTP(n, path: f.path("tftp")) }
+            if let n = f["http"] {
+                iface.http = interfaceHTTP(n, path: f.path("http"))
+                if let http = iface.http, http.root == nil, iface.tftp == nil {
+                    fail(n.mark, f.path("http"), "HTTP needs a root: set http.root (here or at the top), or serve TFTP on this interface (HTTP then serves the TFTP root)")
+                }
+            }
             iface.bootp = bool(f, "bootp") ?? iface.bootp
             if let n = f["dhcp"] {
                 if n["proxy"].flatMap({ $0.scalarValue }).flatMap(Self.parseBool) == true {
@@ -255,6 +303,9 @@ struct ConfigLoader {
         config.boot.uefiX64 = bootFile(f, "uefi-x64")
         config.boot.uefiIA32 = bootFile(f, "uefi-ia32")
         config.boot.uefiArm64 = bootFile(f, "uefi-arm64")
+        config.boot.uefiX64HTTP = bootFile(f, "uefi-x64-http")
+        config.boot.uefiIA32HTTP = bootFile(f, "uefi-ia32-http")
+        config.boot.uefiArm64HTTP = bootFile(f, "uefi-arm64-http")
         config.boot.ipxe = bootFile(f, "ipxe")
         config.boot.default = bootFile(f, "default")
     }

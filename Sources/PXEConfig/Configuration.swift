@@ -25,6 +25,18 @@ public struct TFTPSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// HTTP settings: `http:` at the top level gives the defaults, an interface may override any key
+/// (`interfaces.NAME.http: true | false | {...}`). Off unless configured.
+public struct HTTPSettings: Sendable, Equatable {
+    public var port: UInt16 = 80
+    /// nil: the TFTP root of the same interface (the same files over both protocols).
+    public var root: String? = nil
+    /// Connections served at once; more are closed at once (a client retries).
+    public var maxConnections: Int = 1000
+
+    public init() {}
+}
+
 /// A DHCP pool served on one interface (or, for relayed requests, chosen by giaddr).
 public struct DHCPPoolConfig: Sendable, Equatable {
     public var subnet: IPv4Network
@@ -64,6 +76,8 @@ public struct InterfaceConfig: Sendable, Equatable {
     public var address: IPv4Address? = nil
     /// nil: no TFTP server on this interface.
     public var tftp: TFTPSettings? = nil
+    /// nil: no HTTP server on this interface.
+    public var http: HTTPSettings? = nil
     public var bootp: Bool = false
     public var dhcp: DHCPPoolConfig? = nil
     /// Proxy DHCP instead of a pool (the two exclusive: `dhcp` is nil when this is set).
@@ -79,6 +93,11 @@ public struct BootTable: Sendable, Equatable {
     public var uefiX64: String? = nil
     public var uefiIA32: String? = nil
     public var uefiArm64: String? = nil
+    /// UEFI HTTP Boot (option 93 = 16, 15, 19): a URL, or a path served by this interface's HTTP
+    /// engine. Unset: the TFTP entry of the same architecture over HTTP, when HTTP is on.
+    public var uefiX64HTTP: String? = nil
+    public var uefiIA32HTTP: String? = nil
+    public var uefiArm64HTTP: String? = nil
     public var ipxe: String? = nil
     public var `default`: String? = nil
 
@@ -102,6 +121,8 @@ public struct PXEConfiguration: Sendable, Equatable {
     public var logLevel: LogLevel = .info
     public var leaseFile: String = "/var/lib/pxed/leases"
     public var tftp: TFTPSettings = TFTPSettings()
+    /// The top-level `http:` (defaults for the interfaces); nil when the file has none.
+    public var http: HTTPSettings? = nil
     public var interfaces: [InterfaceConfig] = []
     public var boot: BootTable = BootTable()
     public var hosts: [HostEntry] = []

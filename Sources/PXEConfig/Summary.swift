@@ -11,6 +11,7 @@ extension PXEConfiguration {
             let parts = interfaces.map { iface -> String in
                 var services: [String] = []
                 if iface.tftp != nil { services.append("tftp") }
+                if iface.http != nil { services.append("http") }
                 if iface.dhcp != nil { services.append("dhcp") }
                 if iface.dhcpProxy != nil { services.append("proxy-dhcp") }
                 if iface.bootp { services.append("bootp") }
@@ -18,7 +19,8 @@ extension PXEConfiguration {
             }
             text += " (\(parts.joined(separator: ", ")))"
         }
-        let entries = [boot.bios, boot.uefiX64, boot.uefiIA32, boot.uefiArm64, boot.ipxe, boot.default]
+        let entries = [boot.bios, boot.uefiX64, boot.uefiIA32, boot.uefiArm64, boot.uefiX64HTTP, boot.uefiIA32HTTP,
+                       boot.uefiArm64HTTP, boot.ipxe, boot.default]
             .compactMap { $0 }.count
         return text + ", \(count(hosts.count, "host")), boot table \(count(entries, "entry", "entries"))"
     }

@@ -196,11 +196,12 @@ extension ConfigLoader {
 
     private mutating func checkRoots(_ fileKind: (String) -> FileSystem.Kind) {
         for r in roots {
+            let kind = r.path == "http.root" || r.path.hasSuffix(".http.root") ? "HTTP" : "TFTP"
             switch fileKind(r.root) {
             case .directory: break
-            case .missing: fail(r.mark, r.path, "TFTP root \(r.display) does not exist")
-            case .notDirectory: fail(r.mark, r.path, "TFTP root \(r.display) is not a directory")
-            case .inaccessible(let why): fail(r.mark, r.path, "cannot access TFTP root \(r.display): \(why)")
+            case .missing: fail(r.mark, r.path, "\(kind) root \(r.display) does not exist")
+            case .notDirectory: fail(r.mark, r.path, "\(kind) root \(r.display) is not a directory")
+            case .inaccessible(let why): fail(r.mark, r.path, "cannot access \(kind) root \(r.display): \(why)")
             }
         }
     }

@@ -14,6 +14,7 @@ public enum ConfigDiff {
             if o.tftp != n.tftp {
                 if o.tftp?.root != n.tftp?.root { what.append("tftp root \(o.tftp?.root ?? "off") -> \(n.tftp?.root ?? "off")") } else { what.append("tftp settings") }
             }
+            if o.http != n.http { what.append(n.http == nil ? "http off" : o.http == nil ? "http on" : "http settings") }
             if o.dhcp != n.dhcp { what.append("dhcp pool") }
             if o.dhcpProxy != n.dhcpProxy { what.append(n.dhcpProxy != nil ? "proxy dhcp on" : "proxy dhcp off") }
             if o.bootp != n.bootp { what.append("bootp \(n.bootp ? "on" : "off")") }

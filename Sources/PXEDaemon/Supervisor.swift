@@ -17,7 +17,7 @@ import TFTP
 /// interface gone) is logged and the rest still applies.
 public actor Supervisor {
     /// Every engine kind the daemon runs, in the order they are applied.
-    public static let kinds: [any EngineKind.Type] = [TFTPEngine.self, DHCPEngine.self]
+    public static let kinds: [any EngineKind.Type] = [TFTPEngine.self, HTTPEngine.self, DHCPEngine.self]
 
     public private(set) var configuration: PXEConfiguration
     public let configPath: String?

@@ -33,7 +33,7 @@ import Testing
 
     @Test func unknownKeyWithoutAGuessListsTheKeys() {
         #expect(messages("boot:\n  zzz: 1\n")
-                == ["t.yaml:2:3: boot: unknown key 'zzz' (expected one of: next-server, bios, uefi-x64, uefi-ia32, uefi-arm64, ipxe, default)"])
+                == ["t.yaml:2:3: boot: unknown key 'zzz' (expected one of: next-server, bios, uefi-x64, uefi-ia32, uefi-arm64, uefi-x64-http, uefi-ia32-http, uefi-arm64-http, ipxe, default)"])
     }
 
     @Test(arguments: [("true", true), ("False", false), ("yes", true), ("NO", false), ("on", true), ("Off", false)])
@@ -280,5 +280,30 @@ import Testing
             "t.yaml:6:7: interfaces.eth1.dhcp.range: 'range' does not apply with proxy: true (the site's DHCP server hands out addresses; pxed adds only boot information)",
             "t.yaml:7:7: interfaces.eth1.dhcp: unknown key 'proxi' (did you mean 'proxy'?)",
         ])
+    }
+
+    @Test func httpInheritsAndOverrides() throws {
+        let config = try #require(load("""
+        tftp: {root: /srv/tftp}
+        http: {port: 8080, max-connections: 50}
+        interfaces:
+          eth1: {tftp: true, http: true}
+          eth2: {tftp: true, http: {port: 81, root: /tmp}}
+          eth3: {tftp: true, http: false}
+          eth4: {tftp: true}
+        """))
+        #expect(config.http?.port == 8080)
+        #expect(config.interfaces[0].http?.port == 8080 && config.interfaces[0].http?.maxConnections == 50)
+        #expect(config.interfaces[0].http?.root == nil)   // the interface's TFTP root
+        #expect(config.interfaces[1].http?.port == 81 && config.interfaces[1].http?.root == "/tmp")
+        #expect(config.interfaces[1].http?.maxConnections == 50)
+        #expect(config.interfaces[2].http == nil && config.interfaces[3].http == nil)
+    }
+
+    @Test func httpWithoutAnyRootIsAnError() {
+        #expect(messages("interfaces:\n  eth1:\n    http: true\n") == [
+            "t.yaml:3:11: interfaces.eth1.http: HTTP needs a root: set http.root (here or at the top), or serve TFTP on this interface (HTTP then serves the TFTP root)",
+        ])
+        #expect(messages("http: {port: 0}\n").first?.contains("http.port") == true)
     }
 }

@@ -56,8 +56,14 @@ public struct BootDecision: Sendable, Equatable {
 /// with no `boot.ipxe` gets its architecture's file (the admin's table decides about loops).
 public struct BootPolicy: Sendable, Equatable {
     public var table: BootTable
+    /// `http://ADDR:PORT` of the serving interface's HTTP engine (nil: no HTTP there). HTTP Boot
+    /// clients get URLs: a relative boot file becomes `httpBase/file`.
+    public var httpBase: String?
 
-    public init(table: BootTable) { self.table = table }
+    public init(table: BootTable, httpBase: String? = nil) {
+        self.table = table
+        self.httpBase = httpBase
+    }
 
     public func decide(host: HostEntry?, client: PXEClientInfo, serverAddress: IPv4Address) -> BootDecision {
         var d = decideFile(host: host, client: client, serverAddress: serverAddress)
@@ -66,6 +72,21 @@ public struct BootPolicy: Sendable, Equatable {
     }
 
     private func decideFile(host: HostEntry?, client: PXEClientInfo, serverAddress: IPv4Address) -> BootDecision {
+        var d = decideName(host: host, client: client, serverAddress: serverAddress)
+        // UEFI HTTP Boot takes a URL (edk2 HttpBootDhcp4.c): a path becomes one on this
+        // interface's HTTP engine.
+        if client.isHTTPClient, let f = d.file, !Self.isURL(f), let base = httpBase {
+            d.file = base + (f.hasPrefix("/") ? "" : "/") + f
+        }
+        return d
+    }
+
+    static func isURL(_ s: String) -> Bool {
+        let l = s.lowercased()
+        return l.hasPrefix("http://") || l.hasPrefix("https://") || l.hasPrefix("tftp://")
+    }
+
+    private func decideName(host: HostEntry?, client: PXEClientInfo, serverAddress: IPv4Address) -> BootDecision {
         let next = table.nextServer ?? serverAddress
         if let f = host?.boot, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .host) }
         if client.isIPXE, let f = table.ipxe, !f.isEmpty { return BootDecision(file: f, nextServer: next, source: .ipxe) }
@@ -91,6 +112,10 @@ public struct BootPolicy: Sendable, Equatable {
         case .uefiIA32: table.uefiIA32
         case .uefiX64: table.uefiX64
         case .uefiArm64: table.uefiArm64
+        // Unset: the same architecture's TFTP entry, served over HTTP (only when HTTP is on).
+        case .uefiIA32HTTP: table.uefiIA32HTTP ?? (httpBase != nil ? table.uefiIA32 : nil)
+        case .uefiX64HTTP: table.uefiX64HTTP ?? (httpBase != nil ? table.uefiX64 : nil)
+        case .uefiArm64HTTP: table.uefiArm64HTTP ?? (httpBase != nil ? table.uefiArm64 : nil)
         case .other: nil
         }
     }

@@ -4,6 +4,10 @@ public enum ClientArchitecture: Sendable, Equatable, CustomStringConvertible {
     case uefiIA32
     case uefiX64
     case uefiArm64
+    /// UEFI HTTP Boot: x86 (15), x64 (16), ARM64 (19).
+    case uefiIA32HTTP
+    case uefiX64HTTP
+    case uefiArm64HTTP
     /// Any other registered or unregistered code (HTTP boot, ARM32, RISC-V, …).
     case other(UInt16)
 
@@ -14,6 +18,9 @@ public enum ClientArchitecture: Sendable, Equatable, CustomStringConvertible {
         // 7 is x86-64 UEFI; 9 ("EFI BC") was swapped with it in early firmware and is treated the same.
         case 7, 9: self = .uefiX64
         case 11: self = .uefiArm64
+        case 15: self = .uefiIA32HTTP
+        case 16: self = .uefiX64HTTP
+        case 19: self = .uefiArm64HTTP
         default: self = .other(code)
         }
     }
@@ -24,6 +31,9 @@ public enum ClientArchitecture: Sendable, Equatable, CustomStringConvertible {
         case .uefiIA32: "uefi-ia32"
         case .uefiX64: "uefi-x64"
         case .uefiArm64: "uefi-arm64"
+        case .uefiIA32HTTP: "uefi-ia32-http"
+        case .uefiX64HTTP: "uefi-x64-http"
+        case .uefiArm64HTTP: "uefi-arm64-http"
         case .other(let c): "arch-\(c)"
         }
     }

@@ -88,7 +88,7 @@ extension DHCPServer {
     func proxyReply(_ type: DHCPMessageType, to m: DHCPMessage, client: PXEClientInfo, bootServer: Bool,
                     destination: ReplyDestination, event: DHCPEvent) -> DHCPOutcome {
         let host = m.macAddress.flatMap { hostsByMAC[$0] }
-        let boot = BootPolicy(table: settings.boot).decide(host: host, client: client, serverAddress: settings.serverAddress)
+        let boot = BootPolicy(table: settings.boot, httpBase: settings.httpBase).decide(host: host, client: client, serverAddress: settings.serverAddress)
         guard let file = boot.file else { return .ignored(.noBootFile) }
         let kind = ProxyClientKind(client)
         var reply = DHCPMessage(

@@ -29,7 +29,7 @@ extension DHCPServer {
     /// What the client is told to boot, or nil when the reply carries no boot information.
     func bootDecision(_ r: Request) -> BootDecision? {
         guard wantsBoot(r) else { return nil }
-        return BootPolicy(table: settings.boot).decide(host: r.host, client: r.client, serverAddress: settings.serverAddress)
+        return BootPolicy(table: settings.boot, httpBase: settings.httpBase).decide(host: r.host, client: r.client, serverAddress: settings.serverAddress)
     }
 
     /// OFFER or ACK carrying `boot`, with the outcome's event.
@@ -74,7 +74,10 @@ extension DHCPServer {
             }
             if let uuid = r.client.machineIdentifier { o[.clientMachineIdentifier] = uuid }
             if r.options.requested(.tftpServerName) { o.set(.tftpServerName, string: boot.nextServer.description) }
-            if r.options.requested(.bootfileName), let file = boot.file { o.set(.bootfileName, string: file) }
+            // HTTP Boot needs the URL in 67 or `file` (edk2 reads either); send both.
+            if r.options.requested(.bootfileName) || r.client.isHTTPClient, let file = boot.file {
+                o.set(.bootfileName, string: file)
+            }
         }
         // RFC 6842: echo the client identifier. RFC 3046: echo option 82 unchanged, last.
         if let id = m.options.clientIdentifier { o[.clientIdentifier] = id }

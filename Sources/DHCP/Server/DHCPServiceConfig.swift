@@ -12,6 +12,8 @@ public struct DHCPServiceConfig: Sendable, Equatable {
     public var pool: DHCPPoolConfig?
     /// Proxy DHCP (boot information only, plus the boot server on 4011); exclusive with `pool`.
     public var proxy: ProxyDHCPConfig?
+    /// `http://ADDR:PORT` of this interface's HTTP engine, for HTTP Boot URLs (nil: no HTTP).
+    public var httpBase: String? = nil
     /// Answer BOOTP (RFC 951) requests from hosts with a reservation.
     public var bootp: Bool
     /// Router for BOOTP replies whose address is not in a DHCP pool (else the pool's router).

@@ -18,10 +18,14 @@ public final class DHCPEngine: Engine {
     public static func settings(_ generation: PXEConfiguration, interface: ResolvedInterface,
                                 tftpRoot: String? = nil) -> DHCPServiceConfig {
         let config = interface.config
-        return DHCPServiceConfig(interfaceName: config.name, serverAddress: interface.address,
+        var settings = DHCPServiceConfig(interfaceName: config.name, serverAddress: interface.address,
                                  interfaceNetwork: interface.network, pool: config.dhcp, bootp: config.bootp,
                                  bootpRouter: config.dhcp?.router, hosts: generation.hosts, boot: generation.boot,
                                  tftpRoot: tftpRoot ?? config.tftp?.root, proxy: config.dhcpProxy)
+        if let http = config.http {
+            settings.httpBase = "http://\(interface.address)" + (http.port == 80 ? "" : ":\(http.port)")
+        }
+        return settings
     }
 
     /// Opens the lease file (or returns the one already open for it), logging what recovery found.

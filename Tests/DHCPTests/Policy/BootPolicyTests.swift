@@ -78,7 +78,7 @@ import Testing
     @Test func clientInfo() {
         let http = info(Firmware.http(arch: 16).options)
         #expect(http.isHTTPClient && !http.isPXEClient && http.isNetworkBoot)
-        #expect(http.architecture == .other(16))
+        #expect(http.architecture == .uefiX64HTTP)
         let plain = info([DHCPOption(.vendorClassIdentifier, Array("MSFT 5.0".utf8))])
         #expect(!plain.isNetworkBoot)
         // 97 must be 17 bytes of type 0; a MAC in 97 is not a GUID.
