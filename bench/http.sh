@@ -37,7 +37,7 @@ head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom >"$ROOT/big.bin"
 SIZE=$(stat -c %s "$ROOT/big.bin")
 
 cat >"$TMP/pxed.yaml" <<EOF
-log-level: notice
+log-level: info
 lease-file: $TMP/leases
 tftp: {root: $ROOT, port: 17401, windowsize-max: 64}
 http: {port: 17480}
@@ -48,6 +48,7 @@ start_pxed "$TMP/pxed.log" "$TMP/pxed.yaml" || { echo "bench: pxed did not start
 mkdir -p "$TMP/nginx"
 cat >"$TMP/nginx/nginx.conf" <<EOF
 worker_processes auto;
+user root;
 daemon off;
 pid $TMP/nginx/nginx.pid;
 error_log $TMP/nginx/error.log;
@@ -67,6 +68,11 @@ http {
 EOF
 spawn "$TMP/nginx.out" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx"
 for _ in $(seq 50); do curl -sf -o /dev/null -r 0-0 http://127.0.0.1:17481/big.bin && break; sleep 0.1; done
+for port in 17480 17481; do   # both must serve the whole file before anything is timed
+    curl -sSf -o "$TMP/check.bin" "http://127.0.0.1:$port/big.bin" && cmp -s "$TMP/check.bin" "$ROOT/big.bin" ||
+        { echo "bench: the server on port $port does not serve the file" >&2; cat "$TMP/nginx/error.log" >&2 2>/dev/null; exit 1; }
+done
+rm -f "$TMP/check.bin"
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 one() { # URL: MB/s of one download

@@ -117,12 +117,19 @@ public final class HTTPBootServer: Sendable {
                     }
                 }
                 return child.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
+                    // A connection that sends nothing and has no response in flight for this long
+                    // is closed, so idle clients cannot hold every place of max-connections.
+                    try child.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: HTTPBootServer.idleTimeout),
+                                                                 position: .first)
                     try child.pipeline.syncOperations.addHandler(HTTPBootHandler(shared: shared))
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.address, port: configuration.port).get()
         return HTTPBootServer(channel: channel, shared: shared)
     }
+
+    /// Idle connections (no request, no response in flight) are closed after this long.
+    public static let idleTimeout: TimeAmount = .seconds(60)
 
     /// New root and connection limit for the next requests; downloads in flight go on.
     public func apply(_ configuration: HTTPBootConfiguration) {
@@ -162,6 +169,8 @@ final class HTTPBootHandler: ChannelInboundHandler {
 
     private let shared: HTTPBootServer.Shared
     private var head: HTTPRequestHead?
+    /// Responses written but not yet ended (a long download counts): idle time does not apply.
+    private var inFlight = 0
 
     init(shared: HTTPBootServer.Shared) { self.shared = shared }
 
@@ -273,10 +282,21 @@ final class HTTPBootHandler: ChannelInboundHandler {
 
     private func end(context: ChannelHandlerContext, keepAlive: Bool, done: @escaping @Sendable () -> Void) {
         let channel = context.channel
+        inFlight += 1
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { result in
+            bound.value.inFlight -= 1
             if case .success = result { done() }
             if !keepAlive { channel.close(promise: nil) }
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            if inFlight == 0 { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

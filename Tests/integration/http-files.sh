@@ -163,6 +163,35 @@ check_why "... and not the old one" "got $code" [ "$code" = 404 ]
 wait "$SLOW"
 check "the download in flight during the reload finished intact" same_file "$ROOT/big.bin" "$TMP/slow"
 
+# --- max-connections ---------------------------------------------------------------------------
+write_config ", root: $ROOT2, max-connections: 2"
+before=$(grep -c "reload applied" "$TMP/log")
+kill -HUP "$PXED_PID"
+check "reload to max-connections: 2 applied" wait_log "$TMP/log" "reload applied" 10 $((before + 1))
+cat >"$TMP/limit.py" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+time.sleep(0.3)
+third = socket.create_connection(("127.0.0.1", port), timeout=5)
+try:
+    third.sendall(b"GET /only-in-two.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = third.recv(100)
+except OSError:
+    data = b""
+print("third connection got", repr(data[:40]))
+for s in held:
+    s.close()
+time.sleep(0.3)
+fourth = socket.create_connection(("127.0.0.1", port), timeout=5)
+fourth.sendall(b"GET /only-in-two.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+reply = fourth.recv(100)
+print("after the two closed:", repr(reply[:15]))
+sys.exit(0 if data == b"" and reply.startswith(b"HTTP/1.1 200") else 1)
+EOF
+check "with 2 connections held a third is closed unanswered; once they close, requests are served" \
+    python3 "$TMP/limit.py" $PORT
+
 # --- config errors -----------------------------------------------------------------------------
 cat >"$TMP/bad.yaml" <<EOF
 http: {port: 99999, max-conections: 5}
