@@ -36,6 +36,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "DHCPv6", dependencies: [
+            "PXEConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "HTTPBoot", dependencies: [
             "TFTP",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -45,7 +52,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "PXEDaemon", dependencies: [
-            "PXEConfig", "TFTP", "DHCP", "HTTPBoot",
+            "PXEConfig", "TFTP", "DHCP", "DHCPv6", "HTTPBoot",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -85,6 +92,7 @@ let package = Package(
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PXEConfigTests", dependencies: ["PXEConfig"]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "DHCPv6Tests", dependencies: ["DHCPv6", "PXEConfig"]),
         .testTarget(name: "HTTPBootTests", dependencies: ["HTTPBoot", "TFTP", .product(name: "NIOCore", package: "swift-nio"),
                                                           .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "PXEDaemonTests", dependencies: ["PXEDaemon", "PXEConfig", "TFTP", "DHCP"]),

@@ -187,7 +187,7 @@ final class HTTPBootHandler: ChannelInboundHandler {
 
     private func respond(to h: HTTPRequestHead, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
-        let client = context.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+        let client = context.channel.remoteAddress?.hostAndPort ?? "?"
         let keepAlive = h.isKeepAlive
         let isHead = h.method == .HEAD
         var headers = HTTPHeaders()

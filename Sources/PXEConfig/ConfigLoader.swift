@@ -8,14 +8,15 @@ enum ConfigKeys {
     static let http = ["port", "root", "max-connections"]
     static let tftp = ["root", "port", "uploads", "overwrite", "rfc1350", "blksize-max", "windowsize-max",
                        "timeout", "retries", "max-sessions", "port-range"]
-    static let interface = ["address", "tftp", "http", "bootp", "dhcp"]
+    static let interface = ["address", "address6", "tftp", "http", "bootp", "dhcp", "dhcp6"]
+    static let dhcp6 = ["prefix", "range", "dns", "domain", "lease-time", "preferred-time", "rapid-commit"]
     static let pool = ["subnet", "range", "router", "dns", "domain", "lease-time", "pxe-only", "port", "relay-subnets",
                        "proxy"]
     static let proxy = ["proxy", "port"]
     static let relayPool = ["subnet", "range", "router", "dns", "domain", "lease-time"]
     static let boot = ["next-server", "bios", "uefi-x64", "uefi-ia32", "uefi-arm64", "uefi-x64-http", "uefi-ia32-http",
                        "uefi-arm64-http", "ipxe", "default"]
-    static let host = ["mac", "ip", "hostname", "boot", "allow-in-range"]
+    static let host = ["mac", "ip", "ip6", "hostname", "boot", "allow-in-range"]
 
     /// Keys that are valid, just not at this level, with a hint saying where they go.
     static let topElsewhere: [String: String] = {
@@ -25,7 +26,7 @@ enum ConfigKeys {
         for k in ["subnet", "range", "router", "dns", "domain", "lease-time", "pxe-only", "relay-subnets"] {
             m[k] = "it belongs under 'interfaces.<name>.dhcp'"
         }
-        for k in ["address", "bootp"] { m[k] = "it belongs under 'interfaces.<name>'" }
+        for k in ["address", "address6", "bootp"] { m[k] = "it belongs under 'interfaces.<name>'" }
         m["max-connections"] = "it belongs under 'http'"
         for k in ["mac", "ip", "hostname", "allow-in-range"] { m[k] = "it belongs in a 'hosts' entry" }
         return m
@@ -180,6 +181,8 @@ struct ConfigLoader {
                 iface.address = ipv4(n, f.path("address"))
                 addressMark = n.mark
             }
+            if let n = f["address6"] { iface.address6 = address6(n, f.path("address6")) ?? iface.address6 }
+            if let n = f["dhcp6"] { iface.dhcp6 = decodeDHCPv6(n, path: f.path("dhcp6")) }
             if let n = f["tftp"] { iface.tftp = interfaceTFTP(n, path: f.path("tftp")) }
             if let n = f["http"] {
                 iface.http = interfaceHTTP(n, path: f.path("http"))
@@ -225,6 +228,62 @@ struct ConfigLoader {
             roots.append(RootSource(root: settings.root, written: settings.root, mark: node.mark, path: path, isDefault: true))
         }
         return settings
+    }
+
+    /// `dhcp6: {prefix, range, ...}`.
+    private mutating func decodeDHCPv6(_ node: YAMLNode, path: String) -> DHCPv6PoolConfig? {
+        guard let f = fields(node, path: path, allowed: ConfigKeys.dhcp6) else { return nil }
+        let prefixNode = require(f, "prefix")
+        let prefix: (IPv6Address, Int)? = prefixNode.flatMap { n in
+            parsed(n, f.path("prefix"), expected: "an IPv6 prefix such as fd00:1::/64", { s -> (IPv6Address, Int)? in
+                let parts = s.split(separator: "/")
+                guard parts.count == 2, let a = IPv6Address(parts[0]), let len = Int(parts[1]), (8...128).contains(len) else { return nil }
+                return (a, len)
+            }) { "'\($0)' is not an IPv6 prefix (ADDRESS/LENGTH, for example fd00:1::/64)" }
+        }
+        let rangeNode = require(f, "range")
+        let range: (IPv6Address, IPv6Address)? = rangeNode.flatMap { n in
+            parsed(n, f.path("range"), expected: "START-END IPv6 addresses", { s -> (IPv6Address, IPv6Address)? in
+                let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+                guard parts.count == 2, let a = IPv6Address(parts[0]), let b = IPv6Address(parts[1]) else { return nil }
+                return (a, b)
+            }) { "'\($0)' is not a range of IPv6 addresses (START-END)" }
+        }
+        var dns: [IPv6Address] = []
+        if let n = f["dns"] {
+            let items: [YAMLNode]
+            if case .sequence(let seq) = n.content { items = seq } else { items = [n] }
+            for (i, item) in items.enumerated() {
+                if let a = parsed(item, f.path("dns") + (items.count > 1 ? "[\(i)]" : ""), expected: "an IPv6 address",
+                                  IPv6Address.init, invalid: { "'\($0)' is not an IPv6 address" }) { dns.append(a) }
+            }
+        }
+        var domain: String? = nil
+        if let n = f["domain"], let s = string(n, f.path("domain")) {
+            if let problem = Rules.domainProblem(s) { fail(n.mark, f.path("domain"), problem) } else { domain = s }
+        }
+        let lease = integer(f, "lease-time", in: 60...31_536_000)
+        let preferred = integer(f, "preferred-time", in: 60...31_536_000)
+        let rapid = bool(f, "rapid-commit")
+        guard let (p, len) = prefix, let (start, end) = range, let prefixNode, let rangeNode else { return nil }
+        var pool = DHCPv6PoolConfig(prefix: p, prefixLength: len, rangeStart: start, rangeEnd: end)
+        pool.dns = dns
+        pool.domain = domain
+        pool.leaseTime = lease ?? pool.leaseTime
+        pool.preferredTime = preferred ?? min(pool.preferredTime, pool.leaseTime * 5 / 6)
+        pool.rapidCommit = rapid ?? false
+        if !Rules.ipv6Within(start, p, len) || !Rules.ipv6Within(end, p, len) {
+            fail(rangeNode.mark, f.path("range"), "range is not inside \(p)/\(len)")
+        } else if end < start {
+            fail(rangeNode.mark, f.path("range"), "\(start) is after \(end)")
+        } else if start.bytes.prefix(8) != end.bytes.prefix(8) {
+            fail(rangeNode.mark, f.path("range"), "a range must stay within one /64")
+        }
+        if pool.preferredTime > pool.leaseTime, let n = f["preferred-time"] {
+            fail(n.mark, f.path("preferred-time"), "preferred-time \(pool.preferredTime) is longer than lease-time \(pool.leaseTime)")
+        }
+        _ = prefixNode
+        return pool
     }
 
     /// `dhcp: {proxy: true}`: no pool. Pool keys are refused with the reason, not ignored: an
@@ -325,6 +384,9 @@ struct ConfigLoader {
             let mac = macNode.flatMap { macAddress($0, f.path("mac")) }
             let ipNode = f["ip"]
             let ip = ipNode.flatMap { ipv4($0, f.path("ip")) }
+            let ip6 = f["ip6"].flatMap { n in
+                parsed(n, f.path("ip6"), expected: "an IPv6 address", IPv6Address.init) { "'\($0)' is not an IPv6 address" }
+            }
             var hostname: String? = nil
             if let n = f["hostname"], let s = string(n, f.path("hostname")) {
                 if let problem = Rules.hostnameProblem(s) { fail(n.mark, f.path("hostname"), problem) } else { hostname = s }
@@ -335,6 +397,7 @@ struct ConfigLoader {
             guard let mac, let macNode else { continue }
             var host = HostEntry(mac: mac)
             host.ip = ip
+            host.ip6 = ip6
             host.hostname = hostname
             host.boot = boot
             host.allowInRange = allowInRange

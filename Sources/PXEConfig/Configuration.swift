@@ -70,10 +70,43 @@ public struct ProxyDHCPConfig: Sendable, Equatable {
     public init() {}
 }
 
+/// A DHCPv6 pool on one interface (`interfaces.NAME.dhcp6`): IA_NA addresses from `range`.
+public struct DHCPv6PoolConfig: Sendable, Equatable {
+    public var prefix: IPv6Address
+    public var prefixLength: Int
+    public var rangeStart: IPv6Address
+    public var rangeEnd: IPv6Address
+    public var dns: [IPv6Address] = []
+    public var domain: String? = nil
+    /// Valid lifetime, seconds.
+    public var leaseTime: Int = 3600
+    /// Preferred lifetime, seconds (at most the valid lifetime).
+    public var preferredTime: Int = 3000
+    public var rapidCommit: Bool = false
+
+    public init(prefix: IPv6Address, prefixLength: Int, rangeStart: IPv6Address, rangeEnd: IPv6Address) {
+        self.prefix = prefix
+        self.prefixLength = prefixLength
+        self.rangeStart = rangeStart
+        self.rangeEnd = rangeEnd
+    }
+}
+
+/// Where TFTP and HTTP also listen over IPv6 on an interface.
+public enum IPv6Listening: Sendable, Equatable {
+    /// The interface's first global or unique-local address when the engines start; none: IPv4 only.
+    case auto
+    /// Not at all (`address6: off`).
+    case off
+    case address(IPv6Address)
+}
+
 public struct InterfaceConfig: Sendable, Equatable {
     public var name: String
     /// nil: the interface's first IPv4 address, looked up when the engine starts.
     public var address: IPv4Address? = nil
+    /// IPv6 for TFTP and HTTP (`address6:`; left out: `.auto`).
+    public var address6: IPv6Listening = .auto
     /// nil: no TFTP server on this interface.
     public var tftp: TFTPSettings? = nil
     /// nil: no HTTP server on this interface.
@@ -82,6 +115,8 @@ public struct InterfaceConfig: Sendable, Equatable {
     public var dhcp: DHCPPoolConfig? = nil
     /// Proxy DHCP instead of a pool (the two exclusive: `dhcp` is nil when this is set).
     public var dhcpProxy: ProxyDHCPConfig? = nil
+    /// DHCPv6 on this interface.
+    public var dhcp6: DHCPv6PoolConfig? = nil
 
     public init(name: String) { self.name = name }
 }
@@ -107,6 +142,8 @@ public struct BootTable: Sendable, Equatable {
 public struct HostEntry: Sendable, Equatable {
     public var mac: MACAddress
     public var ip: IPv4Address? = nil
+    /// A DHCPv6 reservation for this MAC (matched through the client's DUID-LL/LLT).
+    public var ip6: IPv6Address? = nil
     public var hostname: String? = nil
     public var boot: String? = nil
     /// The reservation may sit inside a dynamic range (the pool then skips it).

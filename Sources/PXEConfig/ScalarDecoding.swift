@@ -84,6 +84,22 @@ extension ConfigLoader {
         integer(f, key, in: 1...65535).map { UInt16(clamping: $0) }
     }
 
+    /// `address6:` an IPv6 address (global or unique local), `auto`, or `off` (also false/no).
+    mutating func address6(_ node: YAMLNode, _ path: @autoclosure () -> String) -> IPv6Listening? {
+        parsed(node, path(), expected: "an IPv6 address, auto or off", { s -> IPv6Listening? in
+            switch s.lowercased() {
+            case "auto": return .auto
+            case "off", "false", "no", "none": return .off
+            default:
+                guard let a = IPv6Address(s), !a.isLinkLocal, !a.isMulticast, a.bytes.contains(where: { $0 != 0 }) else { return nil }
+                return .address(a)
+            }
+        }) { s in
+            IPv6Address(s).map { $0.isLinkLocal ? "'\(s)' is link-local: give a global or unique local address (or auto)" : "'\(s)' cannot be served on" }
+                ?? "'\(s)' is not an IPv6 address (or auto, off)"
+        }
+    }
+
     mutating func ipv4(_ node: YAMLNode, _ path: @autoclosure () -> String) -> IPv4Address? {
         parsed(node, path(), expected: "an IPv4 address", IPv4Address.init) { "'\($0)' is not a valid IPv4 address" }
     }

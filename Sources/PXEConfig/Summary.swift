@@ -14,6 +14,7 @@ extension PXEConfiguration {
                 if iface.http != nil { services.append("http") }
                 if iface.dhcp != nil { services.append("dhcp") }
                 if iface.dhcpProxy != nil { services.append("proxy-dhcp") }
+                if iface.dhcp6 != nil { services.append("dhcp6") }
                 if iface.bootp { services.append("bootp") }
                 return "\(iface.name): \(services.isEmpty ? "off" : services.joined(separator: " "))"
             }

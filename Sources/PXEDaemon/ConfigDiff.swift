@@ -16,6 +16,8 @@ public enum ConfigDiff {
             }
             if o.http != n.http { what.append(n.http == nil ? "http off" : o.http == nil ? "http on" : "http settings") }
             if o.dhcp != n.dhcp { what.append("dhcp pool") }
+            if o.dhcp6 != n.dhcp6 { what.append(n.dhcp6 == nil ? "dhcp6 off" : o.dhcp6 == nil ? "dhcp6 on" : "dhcp6 pool") }
+            if o.address6 != n.address6 { what.append("address6") }
             if o.dhcpProxy != n.dhcpProxy { what.append(n.dhcpProxy != nil ? "proxy dhcp on" : "proxy dhcp off") }
             if o.bootp != n.bootp { what.append("bootp \(n.bootp ? "on" : "off")") }
             if o.address != n.address { what.append("address") }

@@ -17,7 +17,7 @@ import TFTP
 /// interface gone) is logged and the rest still applies.
 public actor Supervisor {
     /// Every engine kind the daemon runs, in the order they are applied.
-    public static let kinds: [any EngineKind.Type] = [TFTPEngine.self, HTTPEngine.self, DHCPEngine.self]
+    public static let kinds: [any EngineKind.Type] = [TFTPEngine.self, HTTPEngine.self, DHCPEngine.self, DHCPv6Engine.self]
 
     public private(set) var configuration: PXEConfiguration
     public let configPath: String?
@@ -132,7 +132,7 @@ public actor Supervisor {
 
     private func orderedKeys(_ keys: some Sequence<EngineKey>) -> [EngineKey] {
         let rank = Dictionary(uniqueKeysWithValues: Self.kinds.enumerated().map { ($0.element.name, $0.offset) })
-        return keys.sorted { (rank[$0.kind] ?? .max, $0.interface) < (rank[$1.kind] ?? .max, $1.interface) }
+        return keys.sorted { (rank[$0.kind] ?? .max, $0.interface, $0.family) < (rank[$1.kind] ?? .max, $1.interface, $1.family) }
     }
 
     // MARK: - Engines
@@ -158,8 +158,14 @@ public actor Supervisor {
                     continue
                 }
             }
+            var withSix = resolved
+            switch interface.address6 {
+            case .off: withSix.address6 = nil
+            case .address(let a): withSix.address6 = a
+            case .auto: withSix.address6 = NetworkInterfaces.firstIPv6(of: interface.name)
+            }
             for kind in Self.kinds {
-                plans += kind.plans(for: next, interface: resolved, resources: resources)
+                plans += kind.plans(for: next, interface: withSix, resources: resources)
             }
         }
         let planned = Set(plans.map(\.key))

@@ -76,13 +76,13 @@ import Testing
         #expect(config.hosts[1].ip == IPv4Address(10, 0, 0, 150) && config.hosts[1].allowInRange)
         #expect(config.hosts[2].mac == MACAddress("52:54:00:00:00:03") && config.hosts[2].ip == nil)
 
-        #expect(config.summary() == "\(examplePath): 2 interfaces (eth1: tftp http dhcp bootp, eth2: tftp), 3 hosts, boot table 9 entries")
+        #expect(config.summary() == "\(examplePath): 2 interfaces (eth1: tftp http dhcp dhcp6 bootp, eth2: tftp), 3 hosts, boot table 9 entries")
     }
 
     @Test func exampleUsesEveryKey() throws {
         let text = try String(contentsOfFile: examplePath, encoding: .utf8)
         let allKeys = ConfigKeys.top + ConfigKeys.tftp + ConfigKeys.interface + ConfigKeys.pool
-            + ConfigKeys.relayPool + ConfigKeys.boot + ConfigKeys.host + ConfigKeys.http
+            + ConfigKeys.relayPool + ConfigKeys.boot + ConfigKeys.host + ConfigKeys.http + ConfigKeys.dhcp6
         for key in Set(allKeys) {
             #expect(text.contains("\n  \(key):") || text.contains("\n\(key):") || text.contains(" \(key):"), "example lacks '\(key)'")
         }

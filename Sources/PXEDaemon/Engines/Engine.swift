@@ -6,7 +6,9 @@ import PXEConfig
 public struct EngineKey: Hashable, Sendable, CustomStringConvertible {
     public var kind: String
     public var interface: String
-    public var description: String { "\(kind) \(interface)" }
+    /// "" for IPv4 (and engines that are not per address family), "ipv6" for the IPv6 twin.
+    public var family: String = ""
+    public var description: String { family.isEmpty ? "\(kind) \(interface)" : "\(kind) \(interface) \(family)" }
 }
 
 /// One figure an engine keeps, named as its status line shows it. The metrics endpoint reads
@@ -62,10 +64,18 @@ public struct ResolvedInterface: Sendable, Equatable {
     public var address: IPv4Address
     /// The interface's own network, when it was looked up (nil when the file gives the address).
     public var network: IPv4Network?
-    public init(config: InterfaceConfig, address: IPv4Address, network: IPv4Network?) {
+    /// Where TFTP and HTTP also listen over IPv6 (nil: IPv4 only).
+    public var address6: IPv6Address?
+    public init(config: InterfaceConfig, address: IPv4Address, network: IPv4Network?, address6: IPv6Address? = nil) {
         self.config = config
         self.address = address
         self.network = network
+        self.address6 = address6
+    }
+
+    /// The addresses a per-family engine (TFTP, HTTP) serves: IPv4, then IPv6 when there is one.
+    public var servedAddresses: [(family: String, address: String)] {
+        [("", address.description)] + (address6.map { [("ipv6", $0.description)] } ?? [])
     }
 }
 

@@ -1,4 +1,5 @@
 import HTTPBoot
+import TFTP
 import Logging
 import NIOCore
 import PXEConfig
@@ -46,7 +47,7 @@ public final class HTTPEngine: Engine {
         func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine {
             do {
                 let server = try await HTTPBootServer.start(group: group, configuration: configuration, logger: logger)
-                logger.info("\(key): serving \(configuration.root) on http://\(configuration.address):\(configuration.port)/")
+                logger.info("\(key): serving \(configuration.root) on http://\(SocketAddress.hostAndPort(configuration.address, configuration.port))/")
                 return HTTPEngine(server: server)
             } catch {
                 throw EngineError("cannot listen on \(configuration.address):\(configuration.port) (HTTP): \(error)")
@@ -61,8 +62,9 @@ extension HTTPEngine: EngineKind {
     public static func plans(for generation: PXEConfiguration, interface: ResolvedInterface,
                              resources: EngineResources) -> [any EnginePlan] {
         guard let settings = interface.config.http else { return [] }
-        return [Plan(key: EngineKey(kind: name, interface: interface.config.name),
-                     configuration: configuration(settings, interface: interface.config,
-                                                  address: interface.address.description))]
+        return interface.servedAddresses.map { served in
+            Plan(key: EngineKey(kind: name, interface: interface.config.name, family: served.family),
+                 configuration: configuration(settings, interface: interface.config, address: served.address))
+        }
     }
 }

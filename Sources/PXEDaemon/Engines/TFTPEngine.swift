@@ -55,7 +55,7 @@ public final class TFTPEngine: Engine {
 
         func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine {
             let server = try await TFTPServer.start(group: group, configuration: configuration, logger: logger)
-            logger.info("\(key): serving \(configuration.root) on \(configuration.address):\(configuration.port)\(configuration.limits.rfc1350 ? " (RFC 1350 only)" : "")")
+            logger.info("\(key): serving \(configuration.root) on \(SocketAddress.hostAndPort(configuration.address, configuration.port))\(configuration.limits.rfc1350 ? " (RFC 1350 only)" : "")")
             return TFTPEngine(server: server)
         }
     }
@@ -67,8 +67,9 @@ extension TFTPEngine: EngineKind {
     public static func plans(for generation: PXEConfiguration, interface: ResolvedInterface,
                              resources: EngineResources) -> [any EnginePlan] {
         guard let settings = interface.config.tftp else { return [] }
-        return [Plan(key: EngineKey(kind: name, interface: interface.config.name),
-                     configuration: configuration(settings, interface: interface.config.name,
-                                                  address: interface.address.description))]
+        return interface.servedAddresses.map { served in
+            Plan(key: EngineKey(kind: name, interface: interface.config.name, family: served.family),
+                 configuration: configuration(settings, interface: interface.config.name, address: served.address))
+        }
     }
 }

@@ -20,7 +20,7 @@ public struct TransferRecord: Sendable, Equatable {
     public var logLevel: Logger.Level { outcome.isFailure ? .notice : .info }
 
     public var logLine: String {
-        "\(isRead ? "RRQ" : "WRQ") \(filename.debugDescription) client=\(client.ipAddress ?? "?"):\(client.port ?? 0) bytes=\(bytes) duration=\(formatSeconds(duration.nanoseconds))s blksize=\(parameters.blockSize) windowsize=\(parameters.windowSize) mode=\(mode.rawValue) retransmits=\(retransmits) outcome=\(outcome.logText)"
+        "\(isRead ? "RRQ" : "WRQ") \(filename.debugDescription) client=\(client.hostAndPort) bytes=\(bytes) duration=\(formatSeconds(duration.nanoseconds))s blksize=\(parameters.blockSize) windowsize=\(parameters.windowSize) mode=\(mode.rawValue) retransmits=\(retransmits) outcome=\(outcome.logText)"
     }
 }
 
@@ -34,6 +34,15 @@ extension TransferOutcome {
         case .timedOut: "timed-out"
         case .failed(let why): "failed(\(why))"
         }
+    }
+}
+
+extension SocketAddress {
+    /// `10.0.0.5:1234` or `[fd00::5]:1234`: an address beside a port, as URLs and logs write it.
+    public var hostAndPort: String { Self.hostAndPort(ipAddress ?? "?", port ?? 0) }
+
+    public static func hostAndPort(_ host: String, _ port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }
 

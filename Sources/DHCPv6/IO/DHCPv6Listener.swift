@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PXEConfig
+
+public struct DHCPv6Stats: Sendable, Equatable {
+    public var received = 0
+    /// Datagrams that did not decode, or broke a rule (counted, logged at debug, never fatal).
+    public var ignored = 0
+    public var advertises = 0
+    public var replies = 0
+    public var persistErrors = 0
+    public init() {}
+}
+
+/// The DHCPv6 socket of one interface: UDP [::]:547 bound to the device, joined to
+/// All_DHCP_Relay_Agents_and_Servers (ff02::1:2) there. Replies go back to the sender's address
+/// (a link-local address with its scope, or a relay's), after the lease records are durable.
+public final class DHCPv6Listener: Sendable {
+    public let interface: String
+    public let journal: Lease6Journal?
+    private let channel: any Channel
+    private let statsBox: NIOLockedValueBox<DHCPv6Stats>
+
+    private init(interface: String, channel: any Channel, journal: Lease6Journal?, stats: NIOLockedValueBox<DHCPv6Stats>) {
+        self.interface = interface
+        self.channel = channel
+        self.journal = journal
+        self.statsBox = stats
+    }
+
+    public static let serverPort = 547
+    public static let allServers = "ff02::1:2"
+
+    public static func start(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, settings: DHCPv6Settings,
+                             journal: Lease6Journal?, leases: [Lease6], port: Int = serverPort,
+                             logger: Logger = Logger(label: "pxed.dhcp6"),
+                             clock: @escaping @Sendable () -> Double = DHCPv6Listener.unixTime) async throws -> DHCPv6Listener {
+        let stats = NIOLockedValueBox(DHCPv6Stats())
+        let device = settings.interfaceName
+        let bootstrap = DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                let add: @Sendable () throws -> Void = {
+                    try channel.pipeline.syncOperations.addHandler(DHCPv6ChannelHandler(
+                        engine: DHCPv6Server(settings: settings, leases: leases), journal: journal, logger: logger,
+                        stats: stats, clock: clock))
+                }
+                guard let provider = channel as? any SocketOptionProvider else {
+                    return channel.eventLoop.makeCompletedFuture(Result(catching: add))
+                }
+                var name: (CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar,
+                           CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar) =
+                    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                withUnsafeMutableBytes(of: &name) { raw in for (i, c) in device.utf8.prefix(15).enumerated() { raw[i] = c } }
+                let deviceName = name
+                return provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
+                                                      name: SocketOptionName(SO_BINDTODEVICE), value: deviceName)
+                    .flatMap {
+                        provider.unsafeSetSocketOption(level: SocketOptionLevel(IPPROTO_IPV6), name: SocketOptionName(IPV6_V6ONLY),
+                                                       value: CInt(1))
+                    }
+                    .flatMapThrowing(add)
+            }
+        let channel = try await bootstrap.bind(host: "::", port: port).get()
+        do {
+            guard let multicast = channel as? any MulticastChannel else { throw DHCPv6ListenerError.noMulticast }
+            let nic = try System.enumerateDevices().first { d in
+                d.name == device && { if case .v6 = d.address { return true } else { return false } }()
+            }
+            guard let nic else { throw DHCPv6ListenerError.noIPv6(device) }
+            try await multicast.joinGroup(try SocketAddress(ipAddress: allServers, port: port), device: nic).get()
+        } catch {
+            try? await channel.close().get()
+            throw error
+        }
+        logger.info("DHCPv6 listening", metadata: ["interface": "\(device)", "port": "\(port)",
+                                                   "range": "\(settings.rangeStart)-\(settings.rangeEnd)"])
+        return DHCPv6Listener(interface: device, channel: channel, journal: journal, stats: stats)
+    }
+
+    public func apply(settings: DHCPv6Settings) async {
+        let channel = self.channel
+        try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: DHCPv6ChannelHandler.self).engine.apply(settings: settings)
+        }.get()
+    }
+
+    public func currentLeases() async -> [Lease6] {
+        let channel = self.channel
+        return (try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: DHCPv6ChannelHandler.self).engine.leases
+        }.get()) ?? []
+    }
+
+    public func stop() async { try? await channel.close().get() }
+    public var stats: DHCPv6Stats { statsBox.withLockedValue { $0 } }
+
+    @Sendable public static func unixTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+public enum DHCPv6ListenerError: Error, Sendable, CustomStringConvertible {
+    case noMulticast
+    case noIPv6(String)
+    public var description: String {
+        switch self {
+        case .noMulticast: "the socket cannot join multicast groups"
+        case .noIPv6(let n): "interface \(n) has no IPv6 address (not even link-local): is IPv6 on?"
+        }
+    }
+}
+
+/// Runs the engine on the channel's loop; lease records are written (fdatasync) on the thread
+/// pool, one batch at a time in arrival order, and each reply leaves after its records.
+final class DHCPv6ChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    var engine: DHCPv6Server
+    private let journal: Lease6Journal?
+    private let logger: Logger
+    private let stats: NIOLockedValueBox<DHCPv6Stats>
+    private let clock: @Sendable () -> Double
+    private var tail: EventLoopFuture<Void>?
+
+    init(engine: DHCPv6Server, journal: Lease6Journal?, logger: Logger, stats: NIOLockedValueBox<DHCPv6Stats>,
+         clock: @escaping @Sendable () -> Double) {
+        self.engine = engine
+        self.journal = journal
+        self.logger = logger
+        self.stats = stats
+        self.clock = clock
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let bytes = Array(envelope.data.readableBytesView)
+        let outcome = engine.handle(bytes, now: clock())
+        stats.withLockedValue { s in
+            s.received += 1
+            switch outcome.event {
+            case .advertised: s.advertises += 1
+            case .replied: s.replies += 1
+            case .ignored: s.ignored += 1
+            }
+        }
+        log(outcome, from: envelope.remoteAddress)
+        guard let reply = outcome.reply else { return }
+        let remote = envelope.remoteAddress
+        let channel = context.channel
+        let send: @Sendable () -> Void = {
+            let buffer = channel.allocator.buffer(bytes: reply)
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+        }
+        guard let journal, !outcome.leaseChanges.isEmpty else {
+            if let tail { tail.whenSuccess(send) } else { send() }
+            return
+        }
+        let changes = outcome.leaseChanges
+        let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
+        let stats = self.stats
+        let logger = self.logger
+        let next = previous.flatMap {
+            NIOThreadPool.singleton.runIfActive(eventLoop: channel.eventLoop) { try journal.append(changes) }
+        }.map(send).flatMapErrorThrowing { error in
+            stats.withLockedValue { $0.persistErrors += changes.count }
+            logger.error("DHCPv6 lease write failed; reply not sent", metadata: ["error": "\(error)"])
+        }
+        tail = next
+    }
+
+    private func log(_ o: DHCPv6Outcome, from: SocketAddress) {
+        switch o.event {
+        case .ignored(let why):
+            logger.debug("dhcp6 ignored", metadata: ["from": "\(from.hostAndPortText)", "reason": "\(why)"])
+        case .advertised, .replied:
+            let level: Logger.Level = o.leaseChanges.isEmpty ? .debug : .info
+            guard logger.logLevel <= level else { return }
+            var metadata: Logger.Metadata = ["from": "\(from.hostAndPortText)"]
+            if let l = o.leaseChanges.first {
+                metadata["ip6"] = "\(l.address)"
+                metadata["state"] = "\(l.state.rawValue)"
+            }
+            if let url = o.bootURL { metadata["url"] = "\(url)" }
+            let what: String
+            if case .replied(let t) = o.event { what = "dhcp6 reply to \(t)" } else { what = "dhcp6 advertise" }
+            logger.log(level: level, "\(what)", metadata: metadata)
+        }
+    }
+}
+
+extension SocketAddress {
+    var hostAndPortText: String {
+        let host = ipAddress ?? "?"
+        return host.contains(":") ? "[\(host)]:\(port ?? 0)" : "\(host):\(port ?? 0)"
+    }
+}

@@ -1,0 +1,91 @@
+import DHCPv6
+import Logging
+import NIOCore
+import PXEConfig
+
+/// The DHCPv6 engine of one interface: a `DHCPv6Listener` over the interface's lease journal
+/// (`<lease-file>.v6`), and the mapping from `dhcp6:`, the boot table and the reservations.
+public final class DHCPv6Engine: Engine {
+    public let listener: DHCPv6Listener
+    let journalPath: String
+
+    init(listener: DHCPv6Listener, journalPath: String) {
+        self.listener = listener
+        self.journalPath = journalPath
+    }
+
+    /// The engine's settings (nil when the interface's MAC cannot be read for the server DUID).
+    public static func settings(_ generation: PXEConfiguration, interface: ResolvedInterface, pool: DHCPv6PoolConfig) -> DHCPv6Settings? {
+        let config = interface.config
+        guard let mac = NetworkInterfaces.macAddress(of: config.name) else { return nil }
+        var s = DHCPv6Settings(interfaceName: config.name, serverDUID: DHCPv6Settings.duidLL(mac), prefix: pool.prefix,
+                               prefixLength: pool.prefixLength, rangeStart: pool.rangeStart, rangeEnd: pool.rangeEnd)
+        s.dns = pool.dns
+        s.domain = pool.domain
+        s.validLifetime = UInt32(clamping: pool.leaseTime)
+        s.preferredLifetime = UInt32(clamping: pool.preferredTime)
+        s.rapidCommit = pool.rapidCommit
+        s.boot = generation.boot
+        for h in generation.hosts { if let a = h.ip6 { s.reservationsByMAC[h.mac] = a } }
+        if let a6 = interface.address6 {
+            if let tftp = config.tftp { s.tftpBase = "tftp://[\(a6)]" + (tftp.port == 69 ? "" : ":\(tftp.port)") }
+            if let http = config.http { s.httpBase = "http://[\(a6)]" + (http.port == 80 ? "" : ":\(http.port)") }
+        }
+        return s
+    }
+
+    static func journalPath(_ generation: PXEConfiguration) -> String { generation.leaseFile + ".v6" }
+
+    public func apply(_ plan: any EnginePlan) async throws -> EngineApplyResult {
+        guard let plan = plan as? Plan, plan.journalPath == journalPath else { return .restart }
+        await listener.apply(settings: plan.settings)
+        return .applied
+    }
+
+    public func stopListening() async { await listener.stop() }
+    public func stop(grace: TimeAmount) async { await listener.stop() }
+
+    public func counters() -> [EngineCounter] {
+        let s = listener.stats
+        return [
+            EngineCounter("received", s.received), EngineCounter("advertises", s.advertises),
+            EngineCounter("replies", s.replies), EngineCounter("ignored", s.ignored),
+            EngineCounter("persist-errors", s.persistErrors),
+        ]
+    }
+
+    struct Plan: EnginePlan {
+        let key: EngineKey
+        let settings: DHCPv6Settings
+        let journalPath: String
+
+        func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine {
+            // Opened afresh at each start: a restarted engine reads every record its predecessor
+            // made durable (the predecessor has stopped listening by then).
+            let journal: Lease6Journal, records: [Lease6]
+            do { (journal, records) = try Lease6Journal.open(path: journalPath) } catch { throw EngineError("\(error)") }
+            do {
+                let listener = try await DHCPv6Listener.start(group: group, settings: settings, journal: journal, leases: records,
+                                                              logger: logger)
+                return DHCPv6Engine(listener: listener, journalPath: journalPath)
+            } catch {
+                throw EngineError("DHCPv6 on \(settings.interfaceName): \(error)")
+            }
+        }
+    }
+}
+
+extension DHCPv6Engine: EngineKind {
+    public static let name = "dhcp6"
+
+    public static func plans(for generation: PXEConfiguration, interface: ResolvedInterface,
+                             resources: EngineResources) -> [any EnginePlan] {
+        guard let pool = interface.config.dhcp6 else { return [] }
+        guard let settings = settings(generation, interface: interface, pool: pool) else {
+            resources.logger.error("dhcp6 \(interface.config.name): cannot read the interface's MAC for the server DUID")
+            return []
+        }
+        return [Plan(key: EngineKey(kind: name, interface: interface.config.name), settings: settings,
+                     journalPath: journalPath(generation))]
+    }
+}
