@@ -61,8 +61,15 @@ c curl -sS -g -o "$TMP/t.bin" "tftp://[$SRV6]/big.bin"
 check "curl over TFTP/IPv6: byte-identical" same_file "$ROOT/big.bin" "$TMP/t.bin"
 (cd "$TMP" && c timeout 30 tftp -6 $SRV6 -m binary -c get big.bin hpa.bin >/dev/null 2>&1)
 check "tftp-hpa (tftp -6): byte-identical" same_file "$ROOT/big.bin" "$TMP/hpa.bin"
-c "$BIN/ptftp" -w 16 $SRV6 -c get -f big.bin "$TMP/p.bin" >/dev/null 2>&1
-check "ptftp with an IPv6 literal, windowsize 16: byte-identical" same_file "$ROOT/big.bin" "$TMP/p.bin"
+c "$BIN/ptftp" -w 16 $SRV6 69 -c get -f big.bin "$TMP/p.bin" >"$TMP/ptftp.out" 2>&1
+check_why "ptftp with an IPv6 literal, windowsize 16: byte-identical" "$(tail -2 "$TMP/ptftp.out" | tr '\n' '|')" \
+    same_file "$ROOT/big.bin" "$TMP/p.bin"
+check_why "over IPv6 the block size is capped 20 bytes lower (1448: fits a 1500-byte MTU)" \
+    "$(grep 'RRQ "big.bin" client=\[fd00:96::9\]' "$LOG" | grep -v 'blksize=512' | tail -1)" \
+    eval 'grep "RRQ \"big.bin\" client=\[fd00:96::9\]" "$LOG" | grep -q "blksize=1448 windowsize=16"'
+c "$BIN/ptftp" "[$SRV6]" -c get -f big.bin "$TMP/p2.bin" >"$TMP/ptftp2.out" 2>&1
+check_why "ptftp with a bracketed IPv6 literal: byte-identical" "$(tail -2 "$TMP/ptftp2.out" | tr '\n' '|')" \
+    same_file "$ROOT/big.bin" "$TMP/p2.bin"
 check_why "the TFTP log writes IPv6 clients as [addr]:port" "$(grep 'RRQ "big.bin"' "$LOG" | head -1)" \
     grep -qE 'RRQ "big.bin" client=\[fd00:96::9\]:[0-9]+ .*outcome=completed' "$LOG"
 code=$(c curl -sS -g -o /dev/null -w '%{http_code}' --path-as-is "http://[$SRV6]/../secret.txt")

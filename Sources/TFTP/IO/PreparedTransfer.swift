@@ -3,6 +3,18 @@ import NIOCore
 import Glibc
 #endif
 
+extension TFTPServerConfiguration {
+    /// The limits for one client. `blksize-max` is sized for IPv4 (1468 fills a 1500-byte MTU);
+    /// an IPv6 header is 20 bytes longer, so IPv6 clients get 20 less, and a window's datagrams
+    /// (sent with UDP GSO, which never fragments) still fit the link.
+    func forClient(_ peer: SocketAddress) -> TFTPServerConfiguration {
+        guard peer.protocol == .inet6, !limits.rfc1350 else { return self }
+        var c = self
+        c.limits.blockSizeMax = max(8, limits.blockSizeMax - 20)
+        return c
+    }
+}
+
 /// A request that passed the jail and negotiation: an open file and the session to run.
 struct PreparedTransfer: @unchecked Sendable {
     // @unchecked: the session owns a file descriptor (an Int32) and is handed to exactly one

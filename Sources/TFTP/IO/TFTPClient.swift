@@ -141,7 +141,9 @@ public struct TFTPClient: Sendable {
 
     private func run(_ session: any TransferMachine, progress: Progress?, knownSize: Int? = nil) async throws -> TFTPTransferResult {
         let addresses: [SocketAddress]
-        do { addresses = try [SocketAddress.makeAddressResolvingHost(host, port: port)] } catch {
+        // `[fd00::1]` as in URLs: the brackets are not part of the address.
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        do { addresses = try [SocketAddress.makeAddressResolvingHost(bare, port: port)] } catch {
             throw TFTPClientError.resolve(host)
         }
         let server = addresses[0]

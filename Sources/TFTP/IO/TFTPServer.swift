@@ -208,7 +208,7 @@ final class RequestHandler: ChannelInboundHandler {
         // Open the file before anything else, so refusals go out from the listener at once.
         let prepared: PreparedTransfer
         do {
-            prepared = try PreparedTransfer.make(request: request, isRead: isRead, config: config, jail: jail)
+            prepared = try PreparedTransfer.make(request: request, isRead: isRead, config: config.forClient(peer), jail: jail)
         } catch let refusal as PathJail.Refusal {
             shared.state.withLockedValue { $0.admission.ended(id, .refused) }
             logger.info("refused \(isRead ? "RRQ" : "WRQ") \(request.filename.debugDescription) from \(peer): \(refusal)")
