@@ -88,6 +88,7 @@ let package = Package(
         .target(name: "FuzzSupport", path: "Sources/FuzzSupport"),
         .executableTarget(name: "FuzzTFTP", dependencies: ["FuzzSupport", "TFTP", .product(name: "NIOCore", package: "swift-nio")]),
         .executableTarget(name: "FuzzDHCP", dependencies: ["FuzzSupport", "DHCP", "PXEConfig"]),
+        .executableTarget(name: "FuzzDHCPv6", dependencies: ["FuzzSupport", "DHCPv6", "PXEConfig"]),
         .executableTarget(name: "FuzzConfig", dependencies: ["FuzzSupport", "PXEConfig"]),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PXEConfigTests", dependencies: ["PXEConfig"]),

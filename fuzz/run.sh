@@ -1,5 +1,5 @@
 #!/bin/bash
-# fuzz/run.sh TARGET SECONDS: build TARGET (FuzzTFTP, FuzzDHCP, FuzzConfig) with libFuzzer and
+# fuzz/run.sh TARGET SECONDS: build TARGET (FuzzTFTP, FuzzDHCP, FuzzDHCPv6, FuzzConfig) with libFuzzer and
 # AddressSanitizer in its own scratch path and run it for SECONDS on its corpus. New interesting
 # inputs go to fuzz/work/TARGET (not committed); crashes to fuzz/crashes/. Turn every crash into a
 # regression test under Tests/ and copy its input into fuzz/corpus/TARGET.
@@ -8,7 +8,7 @@
 # RUNS=N stops after N executions (libFuzzer -runs) if that comes before SECONDS.
 set -eu
 cd "$(dirname "$0")/.."
-TARGET=${1:?usage: fuzz/run.sh FuzzTFTP|FuzzDHCP|FuzzConfig SECONDS}
+TARGET=${1:?usage: fuzz/run.sh FuzzTFTP|FuzzDHCP|FuzzDHCPv6|FuzzConfig SECONDS}
 SECONDS_TO_RUN=${2:-60}
 CONFIG=${FUZZ_CONFIG:-release}
 swift build -c "$CONFIG" --product "$TARGET" --scratch-path .build-fuzz \

@@ -3,7 +3,7 @@
 # every input that ever mattered must still be handled without a trap or a broken invariant.
 . "$(dirname "$0")/lib.sh"
 lib_init fuzz-replay 850
-for target in FuzzTFTP FuzzDHCP FuzzConfig; do
+for target in FuzzTFTP FuzzDHCP FuzzDHCPv6 FuzzConfig; do
   if [ ! -x "$BIN/$target" ]; then (cd "$REPO" && swift build --product "$target" >/dev/null 2>&1); fi
   out=$("$BIN/$target" "$REPO/fuzz/corpus/$target" 2>&1); rc=$?
   check "$target replays its corpus ($out)" test $rc -eq 0
