@@ -17,6 +17,11 @@
 #                arch 11 -> grubnetaa64.efi (Debian's signed GRUB arm64 network image, from
 #                grub-efi-arm64-signed:arm64) -> the same grub.cfg -> Debian's arm64 kernel ->
 #                an arm64 initrd's marker. MAC 52:54:00:97:00:44.
+#   uefi-pxe6    OVMF's IPv6 PXE client (its IPv4 PXE turned off with the fw_cfg knob
+#                opt/org.tianocore/IPv4PXESupport=no), radvd's RA with the M flag on the bridge:
+#                DHCPv6 from pxed gives the address and the boot file URL (option 59,
+#                tftp://[fd00:97::1]/snponly.efi), the firmware fetches it over TFTP/IPv6 and runs
+#                it -> iPXE's banner; iPXE then boots on over IPv4 to the initrd's marker.
 # Identity (issue 13): before and after the uefi-pxe and secure-boot boots, busybox udhcpc plays
 # the machine's operating system: same MAC (a veth on the bridge, down while the VM runs), option
 # 61 = a DUID-style identifier (0xff...), as systemd-networkd sends. The reserved machine must get
@@ -36,7 +41,7 @@
 PXED=$BIN/pxed
 MAX_SECONDS=${E2E_MAX_SECONDS:-720}
 BOOT_SECONDS=${E2E_BOOT_SECONDS:-240}
-PATHS=${E2E_UEFI_PATHS:-uefi-pxe secure-boot arm64}
+PATHS=${E2E_UEFI_PATHS:-uefi-pxe secure-boot arm64 uefi-pxe6}
 lib_init e2e-uefi-boot "$MAX_SECONDS" pxed
 
 NS=pxd-uefi-$$
@@ -46,6 +51,8 @@ RESERVED_MAC=52:54:00:97:00:42
 RESERVED_IP=10.97.0.42
 SB_MAC=52:54:00:97:00:43
 ARM_MAC=52:54:00:97:00:44
+V6_MAC=52:54:00:97:00:46
+SRV6=fd00:97::1
 IPXE_MARK=PXED-UEFI-IPXE
 GRUB_MARK=PXED-UEFI-GRUB
 INIT_MARK=PXED-UEFI-INIT
@@ -132,6 +139,22 @@ EOF
 # veth (os0) is a second port on the bridge.
 
 ns_add "$NS" && vm_bridge "$NS" $SRV/24 || { fail setup "bridge/tap in $NS"; finish; }
+ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.br0.accept_dad=0 >/dev/null
+ip -n "$NS" -6 addr add $SRV6/64 dev br0 nodad || { fail setup "IPv6 address on br0"; finish; }
+if wants uefi-pxe6; then
+    need radvd || finish
+    cat >"$TMP/radvd.conf" <<EOF
+interface br0 {
+    AdvSendAdvert on;
+    AdvManagedFlag on;
+    AdvOtherConfigFlag on;
+    MinRtrAdvInterval 3;
+    MaxRtrAdvInterval 4;
+    prefix fd00:97::/64 { AdvAutonomous off; AdvOnLink on; };
+};
+EOF
+    spawn "$TMP/radvd.out" ip netns exec "$NS" radvd -n -C "$TMP/radvd.conf" -p "$TMP/radvd.pid" -m stderr
+fi
 ns_add "$OSNS" && ns_etc "$OSNS" && vm_port "$NS" os0 "$OSNS" || { fail setup "os namespace"; finish; }
 ip -n "$OSNS" link set os0 down
 
@@ -152,6 +175,9 @@ interfaces:
       router: $SRV
       lease-time: 3600
       pxe-only: false
+    dhcp6:
+      prefix: fd00:97::/64
+      range: fd00:97::100-fd00:97::1ff
 boot:
   bios: undionly.kpxe
   uefi-x64: snponly.efi
@@ -357,6 +383,31 @@ if wants arm64; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# uefi-pxe6
+
+if wants uefi-pxe6; then
+    mark=$(wc -l <"$LOG")
+    VM_MARKS=("iPXE=iPXE initialising devices" "iPXE script=$IPXE_MARK script running" "init=$INIT_MARK")
+    # shellcheck disable=SC2046
+    vm_boot uefi-pxe6 "$BOOT_SECONDS" "" "$FAILURES" $(ovmf_cmd uefi-pxe6 $OVMF/OVMF_CODE_4M.fd $OVMF/OVMF_VARS_4M.fd $V6_MAC) \
+        -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no
+    TIMES+=("uefi-pxe6 (OVMF IPv6 PXE -> DHCPv6 boot URL -> snponly.efi over TFTP/IPv6 -> iPXE, on to the initrd over IPv4): $BOOT_TIME s (iPXE banner ${VM_AT[iPXE]:--} s, init ${VM_AT[init]:--} s)")
+    part=$TMP/uefi-pxe6.log
+    since "$mark" >"$part"
+    serial=$TMP/uefi-pxe6.serial
+    check_why "uefi-pxe6: the firmware started PXE over IPv6" "$(vm_console "$serial" "PXE over IPv6" | head -1)" \
+        grep -aq "Start PXE over IPv6" "$serial"
+    check_why "uefi-pxe6: pxed's DHCPv6 replied with an address and the boot file URL" \
+        "$(grep -E "dhcp6 reply" "$part" | head -1)" \
+        grep -qE "dhcp6 reply to request .*ip6=fd00:97::1[0-9a-f]+ .*url=tftp://\[$SRV6\]/snponly.efi" "$part"
+    check_why "uefi-pxe6: snponly.efi went over TFTP/IPv6 (client [fd00:97::...])" "$(grep 'RRQ "snponly.efi"' "$part" | tail -1)" \
+        grep -qE "RRQ \"snponly.efi\" client=\[fd00:97::1[0-9a-f]+\]:[0-9]+ bytes=$(stat -c %s "$ROOT/snponly.efi") .*outcome=completed" "$part"
+    check_why "uefi-pxe6: the loaded image (iPXE) printed its banner" "not on the console" grep -aq "iPXE initialising devices" "$serial"
+    check_why "uefi-pxe6: and went on to the initrd's marker" "$BOOT_END" grep -aq "$INIT_MARK userspace up" "$serial"
+    negotiated "OVMF PXE over IPv6" "$part" snponly.efi
+fi
+
+# ---------------------------------------------------------------------------------------------
 # The DHCP packets: which firmware sent what.
 
 python3 "$VM_DIR/dhcpopts.py" "$TMP/dhcp.pcap" >"$TMP/dhcp.txt" 2>&1
@@ -383,10 +434,10 @@ printf '%s\n' "${NEGOTIATED[@]}"
 for p in $PATHS; do
     [ -f "$TMP/$p.serial" ] || continue
     echo "--- $p: console"
-    vm_console "$TMP/$p.serial" "NBP|PXE|$IPXE_MARK|$GRUB_MARK|$INIT_MARK|Linux version|[Ss]ecure [Bb]oot|locked down|Welcome to GRUB|Fetching" |
+    vm_console "$TMP/$p.serial" "IPv6|Station|NBP|PXE|$IPXE_MARK|$GRUB_MARK|$INIT_MARK|Linux version|[Ss]ecure [Bb]oot|locked down|Welcome to GRUB|Fetching" |
         cut -c1-180 | head -16
     echo "--- $p: pxed"
-    grep -E "ack|RRQ" "$TMP/$p.log" | cut -c1-230 | head -20
+    grep -E "ack|RRQ|dhcp6 reply" "$TMP/$p.log" | cut -c1-230 | head -20
 done
 echo "--- DHCP packets (tcpdump on br0)"
 cut -c1-220 "$TMP/dhcp.txt"
