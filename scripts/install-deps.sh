@@ -11,6 +11,7 @@ PACKAGES=(
   qemu-system-x86 ipxe-qemu ipxe       # a real PXE ROM for the end-to-end boot
   ovmf shim-signed grub-efi-amd64-signed   # e2e-uefi-boot.sh: UEFI firmware, the Secure Boot chain
   qemu-system-arm qemu-efi-aarch64     # e2e-uefi-boot.sh: ARM64 UEFI
+  radvd dhcpcd-base kea-dhcp6-server   # ipv6.sh and the IPv6 PXE boot: RA with the M flag, DHCPv6 peers
   dpkg-dev lintian systemd fakeroot    # packaging checks
   tcpdump                              # e2e-pxe-boot.sh: the ROM's DHCP packets
   man-db                               # package.sh: the man pages render
