@@ -16,7 +16,7 @@ enum ConfigKeys {
     static let relayPool = ["subnet", "range", "router", "dns", "domain", "lease-time"]
     static let boot = ["next-server", "bios", "uefi-x64", "uefi-ia32", "uefi-arm64", "uefi-x64-http", "uefi-ia32-http",
                        "uefi-arm64-http", "ipxe", "default"]
-    static let host = ["mac", "ip", "ip6", "hostname", "boot", "allow-in-range"]
+    static let host = ["mac", "ip", "ip6", "duid", "hostname", "boot", "allow-in-range"]
 
     /// Keys that are valid, just not at this level, with a hint saying where they go.
     static let topElsewhere: [String: String] = {
@@ -230,6 +230,14 @@ struct ConfigLoader {
         return settings
     }
 
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: c - 48
+        case 97...102: c - 87
+        default: nil
+        }
+    }
+
     /// `dhcp6: {prefix, range, ...}`.
     private mutating func decodeDHCPv6(_ node: YAMLNode, path: String) -> DHCPv6PoolConfig? {
         guard let f = fields(node, path: path, allowed: ConfigKeys.dhcp6) else { return nil }
@@ -387,6 +395,20 @@ struct ConfigLoader {
             let ip6 = f["ip6"].flatMap { n in
                 parsed(n, f.path("ip6"), expected: "an IPv6 address", IPv6Address.init) { "'\($0)' is not an IPv6 address" }
             }
+            let duid = f["duid"].flatMap { n in
+                parsed(n, f.path("duid"), expected: "a DUID in hex", { s -> [UInt8]? in
+                    let hex = Array(s.lowercased().utf8.filter { $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "-") })
+                    guard hex.count >= 4, hex.count <= 260, hex.count % 2 == 0 else { return nil }
+                    var out: [UInt8] = []
+                    var i = 0
+                    while i < hex.count {
+                        guard let hi = Self.hexValue(hex[i]), let lo = Self.hexValue(hex[i + 1]) else { return nil }
+                        out.append(hi << 4 | lo)
+                        i += 2
+                    }
+                    return out
+                }) { "'\($0)' is not a DUID (hex bytes, colons allowed, 2 to 130 bytes)" }
+            }
             var hostname: String? = nil
             if let n = f["hostname"], let s = string(n, f.path("hostname")) {
                 if let problem = Rules.hostnameProblem(s) { fail(n.mark, f.path("hostname"), problem) } else { hostname = s }
@@ -398,6 +420,7 @@ struct ConfigLoader {
             var host = HostEntry(mac: mac)
             host.ip = ip
             host.ip6 = ip6
+            host.duid = duid
             host.hostname = hostname
             host.boot = boot
             host.allowInRange = allowInRange

@@ -142,8 +142,10 @@ public struct BootTable: Sendable, Equatable {
 public struct HostEntry: Sendable, Equatable {
     public var mac: MACAddress
     public var ip: IPv4Address? = nil
-    /// A DHCPv6 reservation for this MAC (matched through the client's DUID-LL/LLT).
+    /// A DHCPv6 reservation for this MAC (matched through the client's DUID-LL/LLT), or for
+    /// `duid` when given (any DUID type: UUID, enterprise, a DUID-LLT from another NIC).
     public var ip6: IPv6Address? = nil
+    public var duid: [UInt8]? = nil
     public var hostname: String? = nil
     public var boot: String? = nil
     /// The reservation may sit inside a dynamic range (the pool then skips it).

@@ -317,13 +317,15 @@ import Testing
           eth3: {}
         hosts:
           - {mac: 52:54:00:00:00:01, ip6: fd00:1::10}
+          - {mac: 52:54:00:00:00:02, ip6: fd00:1::11, duid: "00:04:aa:bb:cc:dd"}
         """))
         let d = try #require(config.interfaces[0].dhcp6)
         #expect(d.prefix == IPv6Address("fd00:1::") && d.prefixLength == 64 && d.rangeEnd == IPv6Address("fd00:1::1ff"))
         #expect(d.dns == [IPv6Address("fd00:1::1")!] && d.leaseTime == 600 && d.preferredTime == 300 && !d.rapidCommit)
         #expect(config.interfaces[0].address6 == .address(IPv6Address("fd00:1::1")!))
         #expect(config.interfaces[1].address6 == .off && config.interfaces[2].address6 == .auto)
-        #expect(config.hosts[0].ip6 == IPv6Address("fd00:1::10"))
+        #expect(config.hosts[0].ip6 == IPv6Address("fd00:1::10") && config.hosts[0].duid == nil)
+        #expect(config.hosts[1].duid == [0, 4, 0xAA, 0xBB, 0xCC, 0xDD])
     }
 
     @Test func dhcp6Errors() {

@@ -26,7 +26,10 @@ public final class DHCPv6Engine: Engine {
         s.preferredLifetime = UInt32(clamping: pool.preferredTime)
         s.rapidCommit = pool.rapidCommit
         s.boot = generation.boot
-        for h in generation.hosts { if let a = h.ip6 { s.reservationsByMAC[h.mac] = a } }
+        for h in generation.hosts {
+            guard let a = h.ip6 else { continue }
+            if let duid = h.duid { s.reservationsByDUID[duid] = a } else { s.reservationsByMAC[h.mac] = a }
+        }
         if let a6 = interface.address6 {
             if let tftp = config.tftp { s.tftpBase = "tftp://[\(a6)]" + (tftp.port == 69 ? "" : ":\(tftp.port)") }
             if let http = config.http { s.httpBase = "http://[\(a6)]" + (http.port == 80 ? "" : ":\(http.port)") }
