@@ -29,7 +29,7 @@ stop_server() {
     wait "$SPID" 2>/dev/null
     SPID=
 }
-cleanup() { stop_server; ip netns del "$C" 2>/dev/null; ip netns del "$S" 2>/dev/null; rm -rf "$W"; }
+cleanup() { stop_server; ip netns del "$C" 2>/dev/null; ip netns del "$S" 2>/dev/null; if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 for t in perfdhcp kea-dhcp6 python3; do command -v $t >/dev/null || { echo "bench: $t is not installed"; exit 1; }; done
@@ -37,8 +37,9 @@ for t in perfdhcp kea-dhcp6 python3; do command -v $t >/dev/null || { echo "benc
 
 ip netns add "$S" && ip netns add "$C" || exit 1
 ip -n "$S" link set lo up; ip -n "$C" link set lo up
-ip link add "$VS" netns "$S" type veth peer name "$VC" netns "$C"
+# DAD off before the veth exists, so its link-local address is usable at once.
 for ns in "$S" "$C"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 >/dev/null; done
+ip link add "$VS" netns "$S" type veth peer name "$VC" netns "$C"
 ip -n "$S" link set "$VS" up; ip -n "$C" link set "$VC" up
 ip -n "$S" -6 addr add fd00:79::1/64 dev "$VS" nodad
 sleep 1
@@ -61,6 +62,7 @@ start_kea() {
     "interfaces-config": { "interfaces": [ "$VS" ] },
     "lease-database": { "type": "memfile", "persist": true, "name": "$1/kea-leases6.csv", "lfc-interval": 0 },
     "preferred-lifetime": 3000, "valid-lifetime": 3600,
+    "server-id": { "type": "LL", "persist": false },
     "subnet6": [ { "id": 1, "subnet": "fd00:79::/64", "interface": "$VS",
                    "pools": [ { "pool": "fd00:79::1:0 - fd00:79::ffff:ffff" } ] } ],
     "loggers": [ { "name": "kea-dhcp6", "severity": "WARN", "output_options": [ { "output": "$1/server.log" } ] } ] } }

@@ -152,6 +152,9 @@ public actor Supervisor {
                 do {
                     let found = try NetworkInterfaces.firstIPv4(of: interface.name)
                     resolved = ResolvedInterface(config: interface, address: found.address, network: found.network)
+                } catch NetworkInterfaces.LookupError.noIPv4 where interface.needsIPv4 == false {
+                    // An IPv6-only link (DHCPv6, or TFTP/HTTP on address6 only): nothing to serve on IPv4.
+                    resolved = ResolvedInterface(config: interface, address: .any, network: nil)
                 } catch {
                     failures.append("\(interface.name): \(error)")
                     unresolved.insert(interface.name)

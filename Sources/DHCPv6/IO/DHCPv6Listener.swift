@@ -120,18 +120,26 @@ public enum DHCPv6ListenerError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Runs the engine on the channel's loop; lease records are written (fdatasync) on the thread
-/// pool, one batch at a time in arrival order, and each reply leaves after its records.
+/// Runs the engine on the channel's loop. Lease records are group-committed: while one write
+/// (append + fdatasync, on the thread pool) is in flight, the next REPLYs' records queue up and go
+/// in the next write together; each REPLY leaves only after its records are durable.
 final class DHCPv6ChannelHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private struct Pending {
+        var changes: [Lease6]
+        var reply: [UInt8]
+        var remote: SocketAddress
+    }
 
     var engine: DHCPv6Server
     private let journal: Lease6Journal?
     private let logger: Logger
     private let stats: NIOLockedValueBox<DHCPv6Stats>
     private let clock: @Sendable () -> Double
-    private var tail: EventLoopFuture<Void>?
+    private var pending: [Pending] = []
+    private var committing = false
 
     init(engine: DHCPv6Server, journal: Lease6Journal?, logger: Logger, stats: NIOLockedValueBox<DHCPv6Stats>,
          clock: @escaping @Sendable () -> Double) {
@@ -156,27 +164,40 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
         }
         log(outcome, from: envelope.remoteAddress)
         guard let reply = outcome.reply else { return }
-        let remote = envelope.remoteAddress
-        let channel = context.channel
-        let send: @Sendable () -> Void = {
-            let buffer = channel.allocator.buffer(bytes: reply)
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
-        }
-        guard let journal, !outcome.leaseChanges.isEmpty else {
-            if let tail { tail.whenSuccess(send) } else { send() }
+        if journal == nil || outcome.leaseChanges.isEmpty {
+            send(reply, to: envelope.remoteAddress, context: context)
             return
         }
-        let changes = outcome.leaseChanges
-        let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
-        let stats = self.stats
-        let logger = self.logger
-        let next = previous.flatMap {
-            NIOThreadPool.singleton.runIfActive(eventLoop: channel.eventLoop) { try journal.append(changes) }
-        }.map(send).flatMapErrorThrowing { error in
-            stats.withLockedValue { $0.persistErrors += changes.count }
-            logger.error("DHCPv6 lease write failed; reply not sent", metadata: ["error": "\(error)"])
+        pending.append(Pending(changes: outcome.leaseChanges, reply: reply, remote: envelope.remoteAddress))
+        commitIfIdle(context: context)
+    }
+
+    private func send(_ reply: [UInt8], to remote: SocketAddress, context: ChannelHandlerContext) {
+        let buffer = context.channel.allocator.buffer(bytes: reply)
+        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: buffer)), promise: nil)
+    }
+
+    private func commitIfIdle(context: ChannelHandlerContext) {
+        guard !committing, !pending.isEmpty, let journal else { return }
+        let batch = pending
+        pending = []
+        committing = true
+        let records = batch.flatMap(\.changes)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+            try journal.append(records)
+        }.whenComplete { result in
+            let (handler, context) = bound.value
+            handler.committing = false
+            switch result {
+            case .success:
+                for p in batch { handler.send(p.reply, to: p.remote, context: context) }
+            case .failure(let error):
+                handler.stats.withLockedValue { $0.persistErrors += records.count }
+                handler.logger.error("DHCPv6 lease write failed; replies not sent", metadata: ["error": "\(error)"])
+            }
+            handler.commitIfIdle(context: context)
         }
-        tail = next
     }
 
     private func log(_ o: DHCPv6Outcome, from: SocketAddress) {

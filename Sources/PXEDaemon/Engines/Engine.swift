@@ -58,6 +58,12 @@ extension Engine {
     }
 }
 
+extension InterfaceConfig {
+    /// Whether something configured here only works over IPv4 (DHCP, proxy DHCP, BOOTP): then a
+    /// link without an IPv4 address is an error rather than an IPv6-only link.
+    var needsIPv4: Bool { dhcp != nil || dhcpProxy != nil || bootp }
+}
+
 /// An interface of a generation with the address its engines serve on.
 public struct ResolvedInterface: Sendable, Equatable {
     public var config: InterfaceConfig
@@ -73,9 +79,10 @@ public struct ResolvedInterface: Sendable, Equatable {
         self.address6 = address6
     }
 
-    /// The addresses a per-family engine (TFTP, HTTP) serves: IPv4, then IPv6 when there is one.
+    /// The addresses a per-family engine (TFTP, HTTP) serves: IPv4 (unless the link has none),
+    /// then IPv6 when there is one.
     public var servedAddresses: [(family: String, address: String)] {
-        [("", address.description)] + (address6.map { [("ipv6", $0.description)] } ?? [])
+        (address == .any ? [] : [("", address.description)]) + (address6.map { [("ipv6", $0.description)] } ?? [])
     }
 }
 
