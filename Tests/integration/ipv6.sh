@@ -110,9 +110,14 @@ noipv6rs
 ia_na 1
 script /bin/true
 EOF
-    spawn "$TMP/dhcpcd.out" ip netns exec "$CLI" timeout 30 dhcpcd -f "$TMP/dhcpcd.conf" -B -d -1 "$CIF"
+    # dhcpcd keeps leases in /var/lib/dhcpcd/IFACE.lease6 whatever its config says; a stale one
+    # from an earlier run with the same interface name (PIDs repeat) made it sit on pxed's
+    # ADVERTISEs for half a minute once: start from none, and remove ours afterwards.
+    rm -f "/var/lib/dhcpcd/$CIF.lease6"
+    on_exit "rm -f /var/lib/dhcpcd/$CIF.lease6"
+    spawn "$TMP/dhcpcd.out" ip netns exec "$CLI" timeout 45 dhcpcd -f "$TMP/dhcpcd.conf" -B -d -1 "$CIF"
     check_why "dhcpcd got an address from pxed" "$(grep -iE 'addr|dhcp6|reply' "$TMP/dhcpcd.out" | tail -3 | tr '\n' '|')" \
-        wait_log "$LOG" "dhcp6 reply to (request|solicit) .*ip6=fd00:96::1" 25 2
+        wait_log "$LOG" "dhcp6 reply to (request|solicit) .*ip6=fd00:96::1" 40 2
 fi
 
 # --- crafted datagrams ----------------------------------------------------------------------------
