@@ -38,15 +38,7 @@ public struct DHCPv6Settings: Sendable, Equatable {
     /// DUID-LL (RFC 8415 11.4): type 3, hardware type 1 (Ethernet), the MAC.
     public static func duidLL(_ mac: MACAddress) -> [UInt8] { [0, 3, 0, 1] + mac.bytes }
 
-    func onLink(_ a: IPv6Address) -> Bool {
-        var bits = prefixLength
-        for i in 0..<16 where bits > 0 {
-            let mask: UInt8 = bits >= 8 ? 0xFF : ~(0xFF >> UInt8(bits))
-            if a.bytes[i] & mask != prefix.bytes[i] & mask { return false }
-            bits -= 8
-        }
-        return true
-    }
+    func onLink(_ a: IPv6Address) -> Bool { a.isWithin(prefix, length: prefixLength) }
 
     func inRange(_ a: IPv6Address) -> Bool { !(a < rangeStart) && !(rangeEnd < a) }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NIOConcurrencyHelpers
 import PXEConfig
 
 /// DHCPv6 leases on disk: one line per record, appended and fdatasync'ed before the REPLY that
@@ -12,7 +13,7 @@ import PXEConfig
 public final class Lease6Journal: @unchecked Sendable {
     public let path: String
     private var fd: Int32
-    private let lock = NSLockLike()
+    private let lock = NIOLock()
 
     public enum Failure: Error, CustomStringConvertible {
         case open(String, String)
@@ -44,7 +45,7 @@ public final class Lease6Journal: @unchecked Sendable {
     public func append(_ records: [Lease6]) throws {
         guard !records.isEmpty else { return }
         let text = records.map(Self.line).joined()
-        try lock.locked {
+        try lock.withLock {
             var bytes = Array(text.utf8)
             var written = 0
             while written < bytes.count {
@@ -112,17 +113,5 @@ public final class Lease6Journal: @unchecked Sendable {
         case 65...70: c - 55
         default: nil
         }
-    }
-}
-
-/// A pthread mutex (no Foundation).
-final class NSLockLike: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return try body()
     }
 }

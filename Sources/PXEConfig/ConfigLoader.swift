@@ -280,7 +280,7 @@ struct ConfigLoader {
         pool.leaseTime = lease ?? pool.leaseTime
         pool.preferredTime = preferred ?? min(pool.preferredTime, pool.leaseTime * 5 / 6)
         pool.rapidCommit = rapid ?? false
-        if !Rules.ipv6Within(start, p, len) || !Rules.ipv6Within(end, p, len) {
+        if !start.isWithin(p, length: len) || !end.isWithin(p, length: len) {
             fail(rangeNode.mark, f.path("range"), "range is not inside \(p)/\(len)")
         } else if end < start {
             fail(rangeNode.mark, f.path("range"), "\(start) is after \(end)")

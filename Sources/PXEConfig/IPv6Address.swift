@@ -44,5 +44,16 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
     public var isGlobalUnicast: Bool { bytes[0] & 0xE0 == 0x20 }
     public var isMulticast: Bool { bytes[0] == 0xFF }
 
+    /// Whether this address lies in `prefix/length`.
+    public func isWithin(_ prefix: IPv6Address, length: Int) -> Bool {
+        var bits = length
+        for i in 0..<16 where bits > 0 {
+            let mask: UInt8 = bits >= 8 ? 0xFF : ~(0xFF >> UInt8(bits))
+            if bytes[i] & mask != prefix.bytes[i] & mask { return false }
+            bits -= 8
+        }
+        return true
+    }
+
     public static func < (a: IPv6Address, b: IPv6Address) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 }

@@ -49,16 +49,6 @@ struct RootSource {
 
 /// Checks of single values; each returns the problem as a message, nil when the value is fine.
 enum Rules {
-    /// Whether `a` lies in `prefix/length`.
-    static func ipv6Within(_ a: IPv6Address, _ prefix: IPv6Address, _ length: Int) -> Bool {
-        var bits = length
-        for i in 0..<16 where bits > 0 {
-            let mask: UInt8 = bits >= 8 ? 0xFF : ~(0xFF >> UInt8(bits))
-            if a.bytes[i] & mask != prefix.bytes[i] & mask { return false }
-            bits -= 8
-        }
-        return true
-    }
 
     /// Linux's dev_valid_name: 1...15 bytes, not "." or "..", no '/', ':' or whitespace.
     static func interfaceNameProblem(_ name: String) -> String? {
