@@ -38,6 +38,7 @@ let package = Package(
         ]),
         .target(name: "DHCPv6", dependencies: [
             "PXEConfig",
+            "DHCP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

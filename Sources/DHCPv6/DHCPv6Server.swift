@@ -1,3 +1,4 @@
+import DHCP
 import PXEConfig
 
 /// What one interface's DHCPv6 engine serves: an immutable generation (RFC 8415 server).
@@ -17,6 +18,8 @@ public struct DHCPv6Settings: Sendable, Equatable {
     public var preferredLifetime: UInt32 = 3000
     /// Answer a SOLICIT carrying Rapid Commit with a committed REPLY (RFC 8415 18.3.1).
     public var rapidCommit: Bool = false
+    /// Option 60 (RFC 5970), sent with option 59.
+    public var bootParameters: [String] = []
     /// Reservations: an IPv6 address for a client DUID (hex) or a MAC.
     public var reservationsByDUID: [[UInt8]: IPv6Address] = [:]
     public var reservationsByMAC: [MACAddress: IPv6Address] = [:]
@@ -41,27 +44,6 @@ public struct DHCPv6Settings: Sendable, Equatable {
     func onLink(_ a: IPv6Address) -> Bool { a.isWithin(prefix, length: prefixLength) }
 
     func inRange(_ a: IPv6Address) -> Bool { !(a < rangeStart) && !(rangeEnd < a) }
-}
-
-/// One binding: an address leased to (client DUID, IAID).
-public struct Lease6: Sendable, Equatable {
-    public enum State: String, Sendable, Equatable { case active, released, declined }
-    public var duid: [UInt8]
-    public var iaid: UInt32
-    public var address: IPv6Address
-    /// Unix seconds.
-    public var expiry: Int64
-    public var state: State
-
-    public init(duid: [UInt8], iaid: UInt32, address: IPv6Address, expiry: Int64, state: State) {
-        self.duid = duid
-        self.iaid = iaid
-        self.address = address
-        self.expiry = expiry
-        self.state = state
-    }
-
-    public func isBound(now: Double) -> Bool { state == .active && Double(expiry) > now }
 }
 
 /// What to do with one datagram.
@@ -213,7 +195,17 @@ public struct DHCPv6Server: Sendable {
         let client = NetbootClient(m)
         guard client.isNetboot || requested(m, .bootFileURL) else { return ([], nil) }
         guard let url = bootURL(for: client, mac: client.mac) else { return ([], nil) }
-        return ([DHCPv6Option(.bootFileURL, Array(url.utf8))], url)
+        var options = [DHCPv6Option(.bootFileURL, Array(url.utf8))]
+        if !settings.bootParameters.isEmpty {
+            // Each parameter: 16-bit length, then its UTF-8 bytes (RFC 5970 section 3.2).
+            var data: [UInt8] = []
+            for p in settings.bootParameters {
+                let bytes = Array(p.utf8)
+                data += [UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes
+            }
+            options.append(DHCPv6Option(.bootFileParameters, data))
+        }
+        return (options, url)
     }
 
     func bootURL(for client: NetbootClient, mac: MACAddress?) -> String? {

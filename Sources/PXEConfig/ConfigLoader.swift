@@ -9,7 +9,7 @@ enum ConfigKeys {
     static let tftp = ["root", "port", "uploads", "overwrite", "rfc1350", "blksize-max", "windowsize-max",
                        "timeout", "retries", "max-sessions", "port-range"]
     static let interface = ["address", "address6", "tftp", "http", "bootp", "dhcp", "dhcp6"]
-    static let dhcp6 = ["prefix", "range", "dns", "domain", "lease-time", "preferred-time", "rapid-commit"]
+    static let dhcp6 = ["prefix", "range", "dns", "domain", "lease-time", "preferred-time", "rapid-commit", "boot-params"]
     static let pool = ["subnet", "range", "router", "dns", "domain", "lease-time", "pxe-only", "port", "relay-subnets",
                        "proxy"]
     static let proxy = ["proxy", "port"]
@@ -273,6 +273,19 @@ struct ConfigLoader {
         let lease = integer(f, "lease-time", in: 60...31_536_000)
         let preferred = integer(f, "preferred-time", in: 60...31_536_000)
         let rapid = bool(f, "rapid-commit")
+        var bootParameters: [String] = []
+        if let n = f["boot-params"] {
+            let items: [YAMLNode]
+            if case .sequence(let seq) = n.content { items = seq } else { items = [n] }
+            for (i, item) in items.enumerated() {
+                let where_ = f.path("boot-params") + (items.count > 1 ? "[\(i)]" : "")
+                guard let s = string(item, where_) else { continue }
+                // Each parameter travels with a 16-bit length; the whole option must fit a datagram.
+                if s.isEmpty { fail(item.mark, where_, "an empty boot parameter (leave it out)") }
+                else if s.utf8.count > 1024 { fail(item.mark, where_, "a boot parameter is at most 1024 bytes (\(s.utf8.count) given)") }
+                else { bootParameters.append(s) }
+            }
+        }
         guard let (p, len) = prefix, let (start, end) = range, let prefixNode, let rangeNode else { return nil }
         var pool = DHCPv6PoolConfig(prefix: p, prefixLength: len, rangeStart: start, rangeEnd: end)
         pool.dns = dns
@@ -280,6 +293,7 @@ struct ConfigLoader {
         pool.leaseTime = lease ?? pool.leaseTime
         pool.preferredTime = preferred ?? min(pool.preferredTime, pool.leaseTime * 5 / 6)
         pool.rapidCommit = rapid ?? false
+        pool.bootParameters = bootParameters
         if !start.isWithin(p, length: len) || !end.isWithin(p, length: len) {
             fail(rangeNode.mark, f.path("range"), "range is not inside \(p)/\(len)")
         } else if end < start {

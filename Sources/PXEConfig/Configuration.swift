@@ -83,6 +83,9 @@ public struct DHCPv6PoolConfig: Sendable, Equatable {
     /// Preferred lifetime, seconds (at most the valid lifetime).
     public var preferredTime: Int = 3000
     public var rapidCommit: Bool = false
+    /// RFC 5970 option 60, sent beside the boot file URL: parameters for the loaded image (a
+    /// kernel command line, for instance), in order.
+    public var bootParameters: [String] = []
 
     public init(prefix: IPv6Address, prefixLength: Int, rangeStart: IPv6Address, rangeEnd: IPv6Address) {
         self.prefix = prefix

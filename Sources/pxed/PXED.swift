@@ -117,9 +117,12 @@ struct Leases: ParsableCommand {
         }
         guard let path else { throw ExitCode(1) }
         do {
-            let (leases, warnings) = try LeaseStore.readLeases(path: path)
+            let (leases, leases6, warnings) = try LeaseStore.readAll(path: path)
             for w in warnings { printError("warning: \(path): \(w)") }
-            print(LeaseTable.format(leases, now: DHCPListener.unixTime()), terminator: "")
+            let now = DHCPListener.unixTime()
+            print(LeaseTable.format(leases, now: now), terminator: "")
+            // DHCPv6 leases as a second table after a blank line, only when there are some.
+            if !leases6.isEmpty { print("\n" + LeaseTable.format(leases6, now: now), terminator: "") }
         } catch {
             printError("pxed leases: \(error)")
             throw ExitCode(1)

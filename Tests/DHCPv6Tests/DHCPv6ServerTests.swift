@@ -1,3 +1,4 @@
+import DHCP
 @testable import DHCPv6
 import PXEConfig
 import Testing
@@ -149,6 +150,24 @@ extension DHCPv6Outcome {
         http.extra = [DHCPv6Option(.clientArchitecture, [0, 16])]
         #expect(s.handle(http.message(.solicit), now: t0).bootURL == "http://[fd00:1::1]/snponly.efi")
         #expect(s.handle(Client6(mac: "52:54:00:00:06:0c").message(.solicit), now: t0).message?.first(.bootFileURL) == nil)
+        // No parameters configured: no option 60.
+        #expect(s.handle(uefi.message(.solicit), now: t0).message?.first(.bootFileParameters) == nil)
+    }
+
+    @Test func bootFileParameters() throws {
+        var set = settings()
+        set.bootParameters = ["console=ttyS0", "root=/dev/nfs"]
+        var s = DHCPv6Server(settings: set)
+        var uefi = Client6(mac: "52:54:00:00:06:0d")
+        uefi.extra = [DHCPv6Option(.clientArchitecture, [0, 7])]
+        // RFC 5970: each parameter as a 16-bit length and its bytes, in order, beside option 59.
+        let want: [UInt8] = [0, 13] + Array("console=ttyS0".utf8) + [0, 13] + Array("root=/dev/nfs".utf8)
+        let advertise = try #require(s.handle(uefi.message(.solicit), now: t0).message)
+        #expect(advertise.first(.bootFileParameters) == want && advertise.first(.bootFileURL) != nil)
+        let reply = try #require(s.handle(uefi.message(.request, server: serverDUID), now: t0).message)
+        #expect(reply.first(.bootFileParameters) == want)
+        // A client that is not network-booting gets neither.
+        #expect(s.handle(Client6(mac: "52:54:00:00:06:0e").message(.solicit), now: t0).message?.first(.bootFileParameters) == nil)
     }
 
     @Test func reservationsByDUIDAndMAC() throws {

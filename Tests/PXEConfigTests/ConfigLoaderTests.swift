@@ -312,7 +312,8 @@ import Testing
         interfaces:
           eth1:
             address6: fd00:1::1
-            dhcp6: {prefix: fd00:1::/64, range: fd00:1::100-fd00:1::1ff, dns: fd00:1::1, lease-time: 600, preferred-time: 300}
+            dhcp6: {prefix: fd00:1::/64, range: fd00:1::100-fd00:1::1ff, dns: fd00:1::1, lease-time: 600, preferred-time: 300,
+                    boot-params: ["console=ttyS0", "ip=dhcp6"]}
           eth2: {address6: off}
           eth3: {}
         hosts:
@@ -322,6 +323,7 @@ import Testing
         let d = try #require(config.interfaces[0].dhcp6)
         #expect(d.prefix == IPv6Address("fd00:1::") && d.prefixLength == 64 && d.rangeEnd == IPv6Address("fd00:1::1ff"))
         #expect(d.dns == [IPv6Address("fd00:1::1")!] && d.leaseTime == 600 && d.preferredTime == 300 && !d.rapidCommit)
+        #expect(d.bootParameters == ["console=ttyS0", "ip=dhcp6"])
         #expect(config.interfaces[0].address6 == .address(IPv6Address("fd00:1::1")!))
         #expect(config.interfaces[1].address6 == .off && config.interfaces[2].address6 == .auto)
         #expect(config.hosts[0].ip6 == IPv6Address("fd00:1::10") && config.hosts[0].duid == nil)
@@ -338,11 +340,13 @@ import Testing
             dhcp6:
               prefix: "fd00:1::"
               range: x
+              boot-params: ["", ok]
         """)
         #expect(m.contains { $0.contains("interfaces.eth1.address6: 'fe80::1' is link-local") })
         #expect(m.contains { $0.contains("interfaces.eth1.dhcp6.range: range is not inside fd00:1::/64") })
         #expect(m.contains { $0.contains("interfaces.eth1.dhcp6.preferred-time: preferred-time 900 is longer than lease-time 600") })
         #expect(m.contains { $0.contains("interfaces.eth2.dhcp6.prefix: 'fd00:1::' is not an IPv6 prefix") })
         #expect(m.contains { $0.contains("interfaces.eth2.dhcp6.range: 'x' is not a range of IPv6 addresses") })
+        #expect(m.contains { $0.contains("interfaces.eth2.dhcp6.boot-params[0]: an empty boot parameter") })
     }
 }

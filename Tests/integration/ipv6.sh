@@ -43,6 +43,7 @@ interfaces:
       dns: [$SRV6]
       lease-time: 120
       preferred-time: 60
+      boot-params: ["console=ttyS0", "ip=dhcp6"]
 boot:
   uefi-x64: snponly.efi
 EOF
@@ -84,8 +85,10 @@ check_why "dhclient -6 got an address from the range" "$(grep -iE 'reply|bound|i
     wait_log "$TMP/dhclient6.leases" "iaaddr fd00:96::1[0-9a-f][0-9a-f]" 15
 check_why "pxed logged the REPLY with the address" "$(grep 'dhcp6 reply' "$LOG" | head -1)" \
     wait_log "$LOG" "dhcp6 reply to request .*ip6=fd00:96::1" 5
-check_why "the lease is durable in the .v6 journal" "$(tail -2 "$TMP/leases.v6" 2>/dev/null | tr '\n' '|')" \
-    grep -qE "^v6 fd00:96::1[0-9a-f]+ 0001[0-9a-f]+ [0-9]+ [0-9]+ active$" "$TMP/leases.v6"
+check_why "the lease is durable in the lease file, beside the DHCPv4 records" "$(tail -2 "$TMP/leases" 2>/dev/null | tr '\n' '|')" \
+    grep -qE "^6 fd00:96::1[0-9a-f]+ active [0-9]+ 0001[0-9a-f]+ [0-9]+ \*[0-9a-f]{8}$" "$TMP/leases"
+check_why "pxed leases shows it in its DHCPv6 table" "$("$BIN/pxed" leases --lease-file "$TMP/leases" 2>&1 | tail -3 | tr '\n' '|')" \
+    bash -c "'$BIN/pxed' leases --lease-file '$TMP/leases' | grep -qE '^0001[0-9a-f]+ +[0-9]+ +fd00:96::1[0-9a-f]+ .* active$'"
 check_why "dhclient renewed at T1 (30 s) and pxed extended the lease" "$(grep -i renew "$TMP/dhclient.out" "$LOG" | tail -2 | tr '\n' '|')" \
     wait_log "$LOG" "dhcp6 reply to renew .*ip6=fd00:96::1" 40
 stop "$DHC" TERM 3
@@ -115,9 +118,15 @@ EOF
     # ADVERTISEs for half a minute once: start from none, and remove ours afterwards.
     rm -f "/var/lib/dhcpcd/$CIF.lease6"
     on_exit "rm -f /var/lib/dhcpcd/$CIF.lease6"
-    spawn "$TMP/dhcpcd.out" ip netns exec "$CLI" timeout 45 dhcpcd -f "$TMP/dhcpcd.conf" -B -d -1 "$CIF"
+    renews=$(count_log "$LOG" "dhcp6 reply to renew ")
+    spawn "$TMP/dhcpcd.out" ip netns exec "$CLI" timeout 90 dhcpcd -f "$TMP/dhcpcd.conf" -B -d "$CIF"
+    DHCPCD=$SPAWNED
     check_why "dhcpcd got an address from pxed" "$(grep -iE 'addr|dhcp6|reply' "$TMP/dhcpcd.out" | tail -3 | tr '\n' '|')" \
         wait_log "$LOG" "dhcp6 reply to (request|solicit) .*ip6=fd00:96::1" 40 2
+    # T1 is half the preferred lifetime (60 s): dhcpcd renews 30 s after its REPLY.
+    check_why "dhcpcd renewed at T1 and pxed extended its lease" "$(grep -iE 'renew' "$TMP/dhcpcd.out" | tail -2 | tr '\n' '|')" \
+        wait_log "$LOG" "dhcp6 reply to renew .*ip6=fd00:96::1" 45 $((renews + 1))
+    stop "$DHCPCD" TERM 3
 fi
 
 # --- crafted datagrams ----------------------------------------------------------------------------
@@ -133,7 +142,8 @@ s.settimeout(2)
 def opt(code, data): return struct.pack("!HH", code, len(data)) + data
 duid = b"\x00\x03\x00\x01" + bytes([0x52, 0x54, 0, 0x96, 6, 3])
 ia = opt(3, struct.pack("!III", 7, 0, 0))
-good = b"\x01\x00\x00\x42" + opt(1, duid) + ia + opt(8, b"\x00\x00")
+# A UEFI x64 client (option 61 = 7) asking for the boot file URL and its parameters (ORO 59, 60).
+good = b"\x01\x00\x00\x42" + opt(1, duid) + ia + opt(8, b"\x00\x00") + opt(61, b"\x00\x07") + opt(6, b"\x00\x3b\x00\x3c")
 bad = [
     b"", b"\x01", b"\x01\x00\x00",                                   # truncated headers
     b"\x01\x00\x00\x01" + b"\x00\x01\x00\x20" + duid,                 # option longer than the packet
@@ -152,15 +162,28 @@ for b in bad:
 time.sleep(0.3)
 s.sendto(good, ("ff02::1:2", 547, 0, idx))
 try:
-    data, _ = s.recvfrom(4096)
-    print("reply type", data[0])
-    sys.exit(0 if data[0] == 2 else 1)
+    others = []
+    while True:
+        data, _ = s.recvfrom(4096)
+        if data[1:4] == b"\x00\x00\x42": break
+        others.append(data[:4].hex())
+    if others: print("answers to broken datagrams:", others)
+    opts, i = {}, 4
+    while i + 4 <= len(data):
+        code, n = struct.unpack("!HH", data[i:i + 4]); opts[code] = data[i + 4:i + 4 + n]; i += 4 + n
+    params, p = [], opts.get(60, b"")
+    while len(p) >= 2:
+        n = struct.unpack("!H", p[:2])[0]; params.append(p[2:2 + n].decode()); p = p[2 + n:]
+    print("reply type", data[0], "url", opts.get(59), "params", params)
+    want_url = ("tftp://[%s]/snponly.efi" % sys.argv[2]).encode()
+    sys.exit(0 if data[0] == 2 and opts.get(59) == want_url and params == ["console=ttyS0", "ip=dhcp6"] else 1)
 except socket.timeout:
     print("no reply to the valid SOLICIT")
     sys.exit(1)
 EOF
-check "crafted DHCPv6: 10 broken datagrams, then a valid SOLICIT still gets an ADVERTISE" \
-    ip netns exec "$CLI" python3 "$TMP/craft6.py" "$CIF"
+check_why "crafted DHCPv6: 10 broken datagrams, then a UEFI SOLICIT still gets an ADVERTISE with option 59 and 60" \
+    "$(ip netns exec "$CLI" python3 "$TMP/craft6.py" "$CIF" "$SRV6" 2>&1 | tail -1)" \
+    ip netns exec "$CLI" python3 "$TMP/craft6.py" "$CIF" "$SRV6"
 kill -USR1 "$PXED_PID"
 check_why "the broken datagrams were counted (SIGUSR1: dhcp6 ignored)" "$(grep 'status: dhcp6' "$LOG" | tail -1)" \
     wait_log "$LOG" "status: dhcp6 $SIF: .*ignored=([1-9][0-9]+|[89])" 5

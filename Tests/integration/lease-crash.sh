@@ -4,7 +4,7 @@
 # restart: each address a client got an ACK for is still leased to that client, no address went
 # to two clients, and the journal replays (a torn last record is skipped with a warning).
 # The same for DHCPv6 (KILLS6 times, default 10): REPLYs to relayed SOLICIT/REQUEST exchanges
-# (tools/dhcp6_load.py) checked against the .v6 journal.
+# (tools/dhcp6_load.py) checked against the DHCPv6 records of the same lease file.
 . "$(dirname "$0")/lib.sh"
 lib_init lease-crash 480 pxed
 KILLS=${KILLS:-20}
@@ -25,7 +25,9 @@ verify() {
   python3 - "$TMP/acks" "$TMP/table" <<'PY'
 import sys
 acks = [l.split() for l in open(sys.argv[1]) if l.strip()]
-rows = [l.split() for l in open(sys.argv[2]).readlines()[1:] if l.strip()]
+# The DHCPv4 table ends at the first blank line (the DHCPv6 table follows it).
+text = open(sys.argv[2]).read().split("\n\n")[0]
+rows = [l.split() for l in text.splitlines()[1:] if l.strip()]
 leased = {r[1]: r[0] for r in rows if r[-1] == "active"}
 byip = {}
 bad = 0
@@ -63,14 +65,15 @@ check "no ACK ever went out for two clients, and load ran ($(wc -l < "$TMP/acks"
 # --- DHCPv6 ---------------------------------------------------------------------------------------
 KILLS6=${KILLS6:-10}
 verify6() {
-  python3 - "$TMP/acks6" "$TMP/leases.v6" <<'PY'
+  python3 - "$TMP/acks6" "$TMP/leases" <<'PY'
 import sys
 acks = [l.split() for l in open(sys.argv[1]) if l.strip()]
+# DHCPv6 records share the lease file with DHCPv4: "6 ADDR STATE EXPIRY DUID IAID *CRC".
 latest = {}
 for line in open(sys.argv[2]):
     f = line.split()
-    if len(f) == 6 and f[0] == "v6":
-        latest[f[1]] = (f[2], f[5])
+    if len(f) == 7 and f[0] == "6":
+        latest[f[1]] = (f[4], f[2])
 byaddr, bad = {}, 0
 for duid, addr in acks:
     if byaddr.setdefault(addr, duid) != duid:

@@ -197,8 +197,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     private let serverPort: UInt16
     private let arp: ARPTable?
     private let clock: @Sendable () -> Double
-    private var pending: [Pending] = []
-    private var committing = false
+    private var commits = GroupCommitQueue<Pending>()
     /// Replies written since the last flush.
     private var unflushed = false
 
@@ -247,8 +246,9 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             // Written now, flushed once per read burst (channelReadComplete): one sendmmsg for many.
             send(outcome.replies, source: source, context: context)
         } else {
-            pending.append(Pending(changes: outcome.leaseChanges, replies: outcome.replies, source: source))
-            commitIfIdle(context: context)
+            if let batch = commits.enqueue(Pending(changes: outcome.leaseChanges, replies: outcome.replies, source: source)) {
+                commit(batch, context: context)
+            }
         }
     }
 
@@ -264,18 +264,14 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     }
 
     /// Group commit: everything queued while the previous write was in flight goes in one append.
-    private func commitIfIdle(context: ChannelHandlerContext) {
-        guard !committing, !pending.isEmpty, let store else { return }
-        let batch = pending
-        pending = []
-        committing = true
+    private func commit(_ batch: [Pending], context: ChannelHandlerContext) {
+        guard let store else { return }
         let records = batch.flatMap(\.changes)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
             try store.append(records)
         }.whenComplete { result in
             let (handler, context) = bound.value
-            handler.committing = false
             switch result {
             case .success:
                 for p in batch { handler.send(p.replies, source: p.source, context: context) }
@@ -286,7 +282,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
                     "error": "\(error)", "records": "\(records.count)",
                 ])
             }
-            handler.commitIfIdle(context: context)
+            if let next = handler.commits.writeFinished() { handler.commit(next, context: context) }
         }
     }
 

@@ -29,29 +29,50 @@ public struct LeaseJournalWarning: Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// The text form of lease records: one record per line,
+/// The text form of lease records: one record per line, DHCPv4 and DHCPv6 in one file,
 ///
 ///     1 <ip> <state> <expiry> <mac|-> <client-key> <hostname|-> *<crc32>
+///     6 <ipv6> <state> <expiry> <duid-hex> <iaid> *<crc32>
 ///
 /// where text fields are percent-encoded (so they never contain spaces), `expiry` is Unix seconds,
 /// and the CRC-32 (IEEE, lower-case hex) covers everything before ` *`. Lines starting with `#`
-/// are comments.
+/// are comments. The first field says the record's kind (and version).
 public enum LeaseJournal {
     public static let header = "# pxed lease journal, one record per line; the last record for an address wins\n"
 
+    /// What a journal holds, in file order.
+    public struct Contents: Sendable, Equatable {
+        public var records: [Lease] = []
+        public var records6: [Lease6] = []
+        public var warnings: [LeaseJournalWarning] = []
+    }
+
     public static func line(for lease: Lease) -> String {
-        let body = [
+        sealed([
             "1", lease.ip.description, lease.state.rawValue, String(lease.expiry),
             lease.mac?.description ?? "-", escape(lease.clientKey.rawValue),
             lease.hostname.map { $0.isEmpty ? "-" : escape($0) } ?? "-",
-        ].joined(separator: " ")
-        return body + " *" + crcHex(CRC32.checksum(Array(body.utf8))) + "\n"
+        ].joined(separator: " "))
+    }
+
+    public static func line(for lease: Lease6) -> String {
+        sealed(["6", lease.address.description, lease.state.rawValue, String(lease.expiry),
+                hex(lease.duid), String(lease.iaid)].joined(separator: " "))
+    }
+
+    static func sealed(_ body: String) -> String {
+        body + " *" + crcHex(CRC32.checksum(Array(body.utf8))) + "\n"
+    }
+
+    /// The DHCPv4 records of a journal (see `parseAll`).
+    public static func parse(_ bytes: [UInt8]) -> (records: [Lease], warnings: [LeaseJournalWarning]) {
+        let c = parseAll(bytes)
+        return (c.records, c.warnings)
     }
 
     /// Parses a whole journal. Comment and blank lines are skipped silently, bad records with a warning.
-    public static func parse(_ bytes: [UInt8]) -> (records: [Lease], warnings: [LeaseJournalWarning]) {
-        var records: [Lease] = []
-        var warnings: [LeaseJournalWarning] = []
+    public static func parseAll(_ bytes: [UInt8]) -> Contents {
+        var contents = Contents()
         var lineNumber = 0
         var start = 0
         while start < bytes.count {
@@ -62,18 +83,21 @@ public enum LeaseJournal {
             start = end + 1
             if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
             guard newline != nil else {
-                warnings.append(LeaseJournalWarning(line: lineNumber, reason: .tornTail))
+                contents.warnings.append(LeaseJournalWarning(line: lineNumber, reason: .tornTail))
                 break
             }
             switch parseLine(line) {
-            case .success(let lease): records.append(lease)
-            case .failure(let reason): warnings.append(LeaseJournalWarning(line: lineNumber, reason: reason))
+            case .success(.v4(let lease)): contents.records.append(lease)
+            case .success(.v6(let lease)): contents.records6.append(lease)
+            case .failure(let reason): contents.warnings.append(LeaseJournalWarning(line: lineNumber, reason: reason))
             }
         }
-        return (records, warnings)
+        return contents
     }
 
-    static func parseLine(_ line: ArraySlice<UInt8>) -> Result<Lease, LeaseJournalWarning.Reason> {
+    enum Record { case v4(Lease), v6(Lease6) }
+
+    static func parseLine(_ line: ArraySlice<UInt8>) -> Result<Record, LeaseJournalWarning.Reason> {
         let marker: [UInt8] = [UInt8(ascii: " "), UInt8(ascii: "*")]
         guard line.count > 11 else { return .failure(.malformed("line too short")) }
         let crcStart = line.endIndex - 8
@@ -88,8 +112,25 @@ public enum LeaseJournal {
 
         let fields = body.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
             .map { String(decoding: $0, as: UTF8.self) }
+        switch fields.first {
+        case "1": return parseV4(fields).map(Record.v4)
+        case "6": return parseV6(fields).map(Record.v6)
+        default: return .failure(.malformed("unknown record version \(fields[0])"))
+        }
+    }
+
+    static func parseV6(_ fields: [String]) -> Result<Lease6, LeaseJournalWarning.Reason> {
+        guard fields.count == 6 else { return .failure(.malformed("expected 6 fields, found \(fields.count)")) }
+        guard let address = IPv6Address(fields[1]) else { return .failure(.malformed("bad IPv6 address")) }
+        guard let state = LeaseState(rawValue: fields[2]) else { return .failure(.malformed("bad state")) }
+        guard let expiry = Int64(fields[3]) else { return .failure(.malformed("bad expiry")) }
+        guard let duid = unhex(fields[4]), !duid.isEmpty else { return .failure(.malformed("bad DUID")) }
+        guard let iaid = UInt32(fields[5]) else { return .failure(.malformed("bad IAID")) }
+        return .success(Lease6(duid: duid, iaid: iaid, address: address, expiry: expiry, state: state))
+    }
+
+    static func parseV4(_ fields: [String]) -> Result<Lease, LeaseJournalWarning.Reason> {
         guard fields.count == 7 else { return .failure(.malformed("expected 7 fields, found \(fields.count)")) }
-        guard fields[0] == "1" else { return .failure(.malformed("unknown record version \(fields[0])")) }
         guard let ip = IPv4Address(fields[1]) else { return .failure(.malformed("bad address")) }
         guard let state = LeaseState(rawValue: fields[2]) else { return .failure(.malformed("bad state")) }
         guard let expiry = Int64(fields[3]) else { return .failure(.malformed("bad expiry")) }
@@ -105,6 +146,31 @@ public enum LeaseJournal {
     static func dashOrValue<T>(_ field: String, _ parse: (String) -> T?) -> T?? {
         if field == "-" { return .some(nil) }
         return parse(field).map { .some($0) }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { ClientKey.hex(bytes) }
+
+    static func unhex(_ s: String) -> [UInt8]? {
+        let u = Array(s.utf8)
+        guard u.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count / 2)
+        var i = 0
+        while i < u.count {
+            guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     static func crcHex(_ v: UInt32) -> String {

@@ -24,7 +24,7 @@ public struct LeaseStoreError: Error, Sendable, Equatable, CustomStringConvertib
     }
 }
 
-/// The durable lease database: an append-only journal of `LeaseJournal` lines.
+/// The durable lease database of DHCPv4 and DHCPv6: an append-only journal of `LeaseJournal` lines.
 ///
 /// - `append(_:)` writes a whole batch with one `write` and one `fdatasync` (group commit); it
 ///   returns only once the records are on disk, so the caller may then send the ACKs.
@@ -43,6 +43,7 @@ public final class LeaseStore: Sendable {
         var fd: CInt
         /// The latest record per address.
         var current: [IPv4Address: Lease]
+        var current6: [IPv6Address: Lease6]
         /// Record lines in the journal file.
         var journalRecords: Int
     }
@@ -67,30 +68,56 @@ public final class LeaseStore: Sendable {
         throws(LeaseStoreError) -> (store: LeaseStore, warnings: [LeaseJournalWarning])
     {
         try FileIO.makeDirectories(FileIO.directory(of: path))
-        let (records, warnings) = try readJournal(path: path)
+        let contents = try readJournal(path: path)
         var current: [IPv4Address: Lease] = [:]
-        for r in records { current[r.ip] = r }
+        for r in contents.records { current[r.ip] = r }
+        var current6: [IPv6Address: Lease6] = [:]
+        for r in contents.records6 { current6[r.address] = r }
+        // Development builds kept DHCPv6 leases beside the file, in `<path>.v6`: fold them in
+        // (the journal's own records are newer) and drop that file once they are durable here.
+        let legacy = try LegacyLease6File.read(path + LegacyLease6File.suffix)
+        for r in legacy ?? [] where current6[r.address] == nil { current6[r.address] = r }
         let fd = try FileIO.openForAppend(path)
+        let records = contents.records.count + contents.records6.count
         let store = LeaseStore(path: path, compactionThreshold: max(1, compactionThreshold),
-                               state: State(fd: fd, current: current, journalRecords: records.count))
-        if !warnings.isEmpty || records.count > store.compactionLimit(live: current.count) {
+                               state: State(fd: fd, current: current, current6: current6, journalRecords: records))
+        if !contents.warnings.isEmpty || legacy != nil || records > store.compactionLimit(live: current.count + current6.count) {
             try store.compact()
         }
-        return (store, warnings)
+        if legacy != nil { _ = unlink(path + LegacyLease6File.suffix) }
+        return (store, contents.warnings)
     }
 
     /// Reads a lease file without opening it for writing (for `pxed leases`). A missing file is an
     /// empty database. Returns the latest record per address, sorted by address.
     public static func readLeases(path: String) throws(LeaseStoreError) -> (leases: [Lease], warnings: [LeaseJournalWarning]) {
-        let (records, warnings) = try readJournal(path: path)
+        let all = try readAll(path: path)
+        return (all.leases, all.warnings)
+    }
+
+    /// Both kinds of lease in a lease file, the latest record per address, sorted by address.
+    public static func readAll(path: String) throws(LeaseStoreError)
+        -> (leases: [Lease], leases6: [Lease6], warnings: [LeaseJournalWarning])
+    {
+        let contents = try readJournal(path: path)
         var current: [IPv4Address: Lease] = [:]
-        for r in records { current[r.ip] = r }
-        return (current.values.sorted { $0.ip < $1.ip }, warnings)
+        for r in contents.records { current[r.ip] = r }
+        var current6: [IPv6Address: Lease6] = [:]
+        for r in contents.records6 { current6[r.address] = r }
+        for r in (try LegacyLease6File.read(path + LegacyLease6File.suffix)) ?? [] where current6[r.address] == nil {
+            current6[r.address] = r
+        }
+        return (current.values.sorted { $0.ip < $1.ip }, current6.values.sorted { $0.address < $1.address }, contents.warnings)
     }
 
     /// The latest record per address, sorted by address.
     public var leases: [Lease] {
         state.withLockedValue { $0.current.values.sorted { $0.ip < $1.ip } }
+    }
+
+    /// The latest DHCPv6 record per address, sorted by address.
+    public var leases6: [Lease6] {
+        state.withLockedValue { $0.current6.values.sorted { $0.address < $1.address } }
     }
 
     /// Number of record lines currently in the journal file.
@@ -99,8 +126,21 @@ public final class LeaseStore: Sendable {
     /// Durably appends a batch: one write, one fdatasync. Compacts afterwards when due (a failed
     /// compaction is not an error for the batch, which is already durable).
     public func append(_ records: [Lease]) throws(LeaseStoreError) {
-        guard !records.isEmpty else { return }
-        let text = records.map(LeaseJournal.line(for:)).joined()
+        try append(records.map(LeaseJournal.line(for:)), count: records.count) { s in
+            for r in records { s.current[r.ip] = r }
+        }
+    }
+
+    /// The same for DHCPv6 records: same file, same write, same fdatasync.
+    public func append(_ records: [Lease6]) throws(LeaseStoreError) {
+        try append(records.map(LeaseJournal.line(for:)), count: records.count) { s in
+            for r in records { s.current6[r.address] = r }
+        }
+    }
+
+    private func append(_ lines: [String], count: Int, apply: (inout State) -> Void) throws(LeaseStoreError) {
+        guard count > 0 else { return }
+        let text = lines.joined()
         let path = self.path
         let result = state.withLockedValue { s -> Result<Bool, LeaseStoreError> in
             guard s.fd >= 0 else { return .failure(LeaseStoreError(operation: "append to closed", path: path, errno: EBADF)) }
@@ -110,9 +150,9 @@ public final class LeaseStore: Sendable {
                 return .failure(error)
             }
             guard fdatasync(s.fd) == 0 else { return .failure(LeaseStoreError(operation: "fdatasync", path: path, errno: errno)) }
-            for r in records { s.current[r.ip] = r }
-            s.journalRecords += records.count
-            return .success(s.journalRecords > compactionLimit(live: s.current.count))
+            apply(&s)
+            s.journalRecords += count
+            return .success(s.journalRecords > compactionLimit(live: s.current.count + s.current6.count))
         }
         let needsCompaction = try result.get()
         if needsCompaction { try? compact() }
@@ -126,7 +166,11 @@ public final class LeaseStore: Sendable {
             let keep = s.current.values
                 .filter { !($0.state == .declined && $0.expiry <= cutoff) }
                 .sorted { $0.ip < $1.ip }
+            let keep6 = s.current6.values
+                .filter { !($0.state == .declined && $0.expiry <= cutoff) }
+                .sorted { $0.address < $1.address }
             let text = LeaseJournal.header + keep.map(LeaseJournal.line(for:)).joined()
+                + keep6.map(LeaseJournal.line(for:)).joined()
             let tmp = path + ".tmp"
             do throws(LeaseStoreError) {
                 let tfd = try FileIO.openTruncating(tmp)
@@ -152,7 +196,8 @@ public final class LeaseStore: Sendable {
                 return .failure(error)
             }
             s.current = Dictionary(keep.map { ($0.ip, $0) }, uniquingKeysWith: { _, b in b })
-            s.journalRecords = keep.count
+            s.current6 = Dictionary(keep6.map { ($0.address, $0) }, uniquingKeysWith: { _, b in b })
+            s.journalRecords = keep.count + keep6.count
             return .success(())
         }
         try result.get()
@@ -168,9 +213,28 @@ public final class LeaseStore: Sendable {
 
     private func compactionLimit(live: Int) -> Int { max(compactionThreshold, 2 * live) }
 
-    private static func readJournal(path: String) throws(LeaseStoreError) -> ([Lease], [LeaseJournalWarning]) {
-        guard let bytes = try FileIO.readFile(path) else { return ([], []) }
-        return LeaseJournal.parse(bytes)
+    private static func readJournal(path: String) throws(LeaseStoreError) -> LeaseJournal.Contents {
+        guard let bytes = try FileIO.readFile(path) else { return LeaseJournal.Contents() }
+        return LeaseJournal.parseAll(bytes)
+    }
+}
+
+/// The separate DHCPv6 lease file of development builds (`v6 ADDRESS DUID-HEX IAID EXPIRY STATE`
+/// lines, no checksum), read once to carry its leases into the shared journal.
+enum LegacyLease6File {
+    static let suffix = ".v6"
+
+    /// The latest record per address, or nil when there is no such file.
+    static func read(_ path: String) throws(LeaseStoreError) -> [Lease6]? {
+        guard let bytes = try FileIO.readFile(path) else { return nil }
+        var latest: [IPv6Address: Lease6] = [:]
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            let f = String(decoding: line, as: UTF8.self).split(separator: " ").map(String.init)
+            guard f.count == 6, f[0] == "v6", let a = IPv6Address(f[1]), let duid = LeaseJournal.unhex(f[2]), !duid.isEmpty,
+                  let iaid = UInt32(f[3]), let expiry = Int64(f[4]), let state = LeaseState(rawValue: f[5]) else { continue }
+            latest[a] = Lease6(duid: duid, iaid: iaid, address: a, expiry: expiry, state: state)
+        }
+        return Array(latest.values)
     }
 }
 

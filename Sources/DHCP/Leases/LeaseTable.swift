@@ -6,25 +6,42 @@ public enum LeaseTable {
     public static func format(_ leases: [Lease], now: Double) -> String {
         let rows = leases.sorted { $0.ip < $1.ip }.map { l in
             [l.mac?.description ?? "-", l.ip.description, l.hostname ?? "-",
-             expiryText(l.expiry, now: now), stateText(l, now: now)]
+             expiryText(l.expiry, now: now), stateText(l.state, expiry: l.expiry, now: now)]
         }
+        return render(columns, rows)
+    }
+
+    public static let columns6 = ["DUID", "IAID", "IPV6", "EXPIRES", "STATE"]
+
+    /// The DHCPv6 leases, one row per address, sorted by address.
+    public static func format(_ leases: [Lease6], now: Double) -> String {
+        let rows = leases.sorted { $0.address < $1.address }.map { l in
+            [ClientKey.hex(l.duid), String(l.iaid), l.address.description,
+             expiryText(l.expiry, now: now), stateText(l.state, expiry: l.expiry, now: now)]
+        }
+        return render(columns6, rows)
+    }
+
+    static func render(_ columns: [String], _ rows: [[String]]) -> String {
         var widths = columns.map(\.count)
         for r in rows { for (i, cell) in r.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        func render(_ cells: [String]) -> String {
+        func row(_ cells: [String]) -> String {
             var line = ""
             for (i, cell) in cells.enumerated() {
                 line += i == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2)
             }
             return line + "\n"
         }
-        return render(columns) + rows.map(render).joined()
+        return row(columns) + rows.map(row).joined()
     }
 
-    public static func stateText(_ l: Lease, now: Double) -> String {
-        switch l.state {
-        case .active: Double(l.expiry) > now ? "active" : "expired"
+    public static func stateText(_ l: Lease, now: Double) -> String { stateText(l.state, expiry: l.expiry, now: now) }
+
+    public static func stateText(_ state: LeaseState, expiry: Int64, now: Double) -> String {
+        switch state {
+        case .active: Double(expiry) > now ? "active" : "expired"
         case .released: "released"
-        case .declined: Double(l.expiry) > now ? "declined" : "declined (expired)"
+        case .declined: Double(expiry) > now ? "declined" : "declined (expired)"
         }
     }
 

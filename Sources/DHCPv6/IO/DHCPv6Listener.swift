@@ -7,6 +7,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import DHCP
 import PXEConfig
 
 public struct DHCPv6Stats: Sendable, Equatable {
@@ -24,14 +25,14 @@ public struct DHCPv6Stats: Sendable, Equatable {
 /// (a link-local address with its scope, or a relay's), after the lease records are durable.
 public final class DHCPv6Listener: Sendable {
     public let interface: String
-    public let journal: Lease6Journal?
+    public let leaseStore: LeaseStore?
     private let channel: any Channel
     private let statsBox: NIOLockedValueBox<DHCPv6Stats>
 
-    private init(interface: String, channel: any Channel, journal: Lease6Journal?, stats: NIOLockedValueBox<DHCPv6Stats>) {
+    private init(interface: String, channel: any Channel, leaseStore: LeaseStore?, stats: NIOLockedValueBox<DHCPv6Stats>) {
         self.interface = interface
         self.channel = channel
-        self.journal = journal
+        self.leaseStore = leaseStore
         self.statsBox = stats
     }
 
@@ -39,7 +40,7 @@ public final class DHCPv6Listener: Sendable {
     public static let allServers = "ff02::1:2"
 
     public static func start(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, settings: DHCPv6Settings,
-                             journal: Lease6Journal?, leases: [Lease6], port: Int = serverPort,
+                             leaseStore: LeaseStore?, leases: [Lease6], port: Int = serverPort,
                              logger: Logger = Logger(label: "pxed.dhcp6"),
                              clock: @escaping @Sendable () -> Double = DHCPv6Listener.unixTime) async throws -> DHCPv6Listener {
         let stats = NIOLockedValueBox(DHCPv6Stats())
@@ -49,7 +50,7 @@ public final class DHCPv6Listener: Sendable {
             .channelInitializer { channel in
                 let add: @Sendable () throws -> Void = {
                     try channel.pipeline.syncOperations.addHandler(DHCPv6ChannelHandler(
-                        engine: DHCPv6Server(settings: settings, leases: leases), journal: journal, logger: logger,
+                        engine: DHCPv6Server(settings: settings, leases: leases), leaseStore: leaseStore, logger: logger,
                         stats: stats, clock: clock))
                 }
                 guard let provider = channel as? any SocketOptionProvider else {
@@ -82,7 +83,7 @@ public final class DHCPv6Listener: Sendable {
         }
         logger.info("DHCPv6 listening", metadata: ["interface": "\(device)", "port": "\(port)",
                                                    "range": "\(settings.rangeStart)-\(settings.rangeEnd)"])
-        return DHCPv6Listener(interface: device, channel: channel, journal: journal, stats: stats)
+        return DHCPv6Listener(interface: device, channel: channel, leaseStore: leaseStore, stats: stats)
     }
 
     public func apply(settings: DHCPv6Settings) async {
@@ -134,17 +135,16 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
     }
 
     var engine: DHCPv6Server
-    private let journal: Lease6Journal?
+    private let leaseStore: LeaseStore?
     private let logger: Logger
     private let stats: NIOLockedValueBox<DHCPv6Stats>
     private let clock: @Sendable () -> Double
-    private var pending: [Pending] = []
-    private var committing = false
+    private var commits = GroupCommitQueue<Pending>()
 
-    init(engine: DHCPv6Server, journal: Lease6Journal?, logger: Logger, stats: NIOLockedValueBox<DHCPv6Stats>,
+    init(engine: DHCPv6Server, leaseStore: LeaseStore?, logger: Logger, stats: NIOLockedValueBox<DHCPv6Stats>,
          clock: @escaping @Sendable () -> Double) {
         self.engine = engine
-        self.journal = journal
+        self.leaseStore = leaseStore
         self.logger = logger
         self.stats = stats
         self.clock = clock
@@ -164,12 +164,13 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
         }
         log(outcome, from: envelope.remoteAddress)
         guard let reply = outcome.reply else { return }
-        if journal == nil || outcome.leaseChanges.isEmpty {
+        if leaseStore == nil || outcome.leaseChanges.isEmpty {
             send(reply, to: envelope.remoteAddress, context: context)
             return
         }
-        pending.append(Pending(changes: outcome.leaseChanges, reply: reply, remote: envelope.remoteAddress))
-        commitIfIdle(context: context)
+        if let batch = commits.enqueue(Pending(changes: outcome.leaseChanges, reply: reply, remote: envelope.remoteAddress)) {
+            commit(batch, context: context)
+        }
     }
 
     private func send(_ reply: [UInt8], to remote: SocketAddress, context: ChannelHandlerContext) {
@@ -177,18 +178,14 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: buffer)), promise: nil)
     }
 
-    private func commitIfIdle(context: ChannelHandlerContext) {
-        guard !committing, !pending.isEmpty, let journal else { return }
-        let batch = pending
-        pending = []
-        committing = true
+    private func commit(_ batch: [Pending], context: ChannelHandlerContext) {
+        guard let leaseStore else { return }
         let records = batch.flatMap(\.changes)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
-            try journal.append(records)
+            try leaseStore.append(records)
         }.whenComplete { result in
             let (handler, context) = bound.value
-            handler.committing = false
             switch result {
             case .success:
                 for p in batch { handler.send(p.reply, to: p.remote, context: context) }
@@ -196,7 +193,7 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
                 handler.stats.withLockedValue { $0.persistErrors += records.count }
                 handler.logger.error("DHCPv6 lease write failed; replies not sent", metadata: ["error": "\(error)"])
             }
-            handler.commitIfIdle(context: context)
+            if let next = handler.commits.writeFinished() { handler.commit(next, context: context) }
         }
     }
 

@@ -1,17 +1,17 @@
+import DHCP
 import DHCPv6
 import Logging
 import NIOCore
 import PXEConfig
 
-/// The DHCPv6 engine of one interface: a `DHCPv6Listener` over the interface's lease journal
-/// (`<lease-file>.v6`), and the mapping from `dhcp6:`, the boot table and the reservations.
+/// The DHCPv6 engine of one interface: a `DHCPv6Listener` over the daemon's lease file (the same
+/// `LeaseStore` as DHCPv4, so one file, one fsync order), and the mapping from `dhcp6:`, the boot
+/// table and the reservations.
 public final class DHCPv6Engine: Engine {
     public let listener: DHCPv6Listener
-    let journalPath: String
 
-    init(listener: DHCPv6Listener, journalPath: String) {
+    init(listener: DHCPv6Listener) {
         self.listener = listener
-        self.journalPath = journalPath
     }
 
     /// The engine's settings (nil when the interface's MAC cannot be read for the server DUID).
@@ -25,6 +25,7 @@ public final class DHCPv6Engine: Engine {
         s.validLifetime = UInt32(clamping: pool.leaseTime)
         s.preferredLifetime = UInt32(clamping: pool.preferredTime)
         s.rapidCommit = pool.rapidCommit
+        s.bootParameters = pool.bootParameters
         s.boot = generation.boot
         for h in generation.hosts {
             guard let a = h.ip6 else { continue }
@@ -37,10 +38,9 @@ public final class DHCPv6Engine: Engine {
         return s
     }
 
-    static func journalPath(_ generation: PXEConfiguration) -> String { generation.leaseFile + ".v6" }
-
     public func apply(_ plan: any EnginePlan) async throws -> EngineApplyResult {
-        guard let plan = plan as? Plan, plan.journalPath == journalPath else { return .restart }
+        // A new lease file needs an engine that starts from its records.
+        guard let plan = plan as? Plan, try plan.store() === listener.leaseStore else { return .restart }
         await listener.apply(settings: plan.settings)
         return .applied
     }
@@ -60,17 +60,22 @@ public final class DHCPv6Engine: Engine {
     struct Plan: EnginePlan {
         let key: EngineKey
         let settings: DHCPv6Settings
-        let journalPath: String
+        let leaseFile: String
+        let resources: EngineResources
+        let logger: Logger
+
+        func store() throws -> LeaseStore {
+            try DHCPEngine.leaseStore(leaseFile, resources: resources, logger: logger)
+        }
 
         func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine {
-            // Opened afresh at each start: a restarted engine reads every record its predecessor
-            // made durable (the predecessor has stopped listening by then).
-            let journal: Lease6Journal, records: [Lease6]
-            do { (journal, records) = try Lease6Journal.open(path: journalPath) } catch { throw EngineError("\(error)") }
+            // The records come from the store at each start: a restarted engine sees every record
+            // its predecessor made durable (the predecessor has stopped listening by then).
+            let store = try store()
             do {
-                let listener = try await DHCPv6Listener.start(group: group, settings: settings, journal: journal, leases: records,
-                                                              logger: logger)
-                return DHCPv6Engine(listener: listener, journalPath: journalPath)
+                let listener = try await DHCPv6Listener.start(group: group, settings: settings, leaseStore: store,
+                                                              leases: store.leases6, logger: logger)
+                return DHCPv6Engine(listener: listener)
             } catch {
                 throw EngineError("DHCPv6 on \(settings.interfaceName): \(error)")
             }
@@ -89,6 +94,6 @@ extension DHCPv6Engine: EngineKind {
             return []
         }
         return [Plan(key: EngineKey(kind: name, interface: interface.config.name), settings: settings,
-                     journalPath: journalPath(generation))]
+                     leaseFile: generation.leaseFile, resources: resources, logger: resources.logger)]
     }
 }

@@ -73,7 +73,7 @@ func lease(_ n: UInt8, key: String? = nil, state: LeaseState = .active, expiry: 
             #expect(warnings.isEmpty)
             #expect(store.leases.isEmpty)
             try store.append(records)
-            try store.append([])                      // no-op
+            try store.append([Lease]())               // no-op
             #expect(store.journalRecordCount == 3)
             store.close()
             #expect(throws: LeaseStoreError.self) { try store.append([lease(4)]) }
@@ -268,7 +268,89 @@ func lease(_ n: UInt8, key: String? = nil, state: LeaseState = .active, expiry: 
     }
 
     @Test func emptyTableIsJustTheHeader() {
-        #expect(LeaseTable.format([], now: 0) == "MAC  IP  HOSTNAME  EXPIRES  STATE\n")
+        #expect(LeaseTable.format([Lease](), now: 0) == "MAC  IP  HOSTNAME  EXPIRES  STATE\n")
     }
 }
 
+
+func lease6(_ n: UInt8, state: LeaseState = .active, expiry: Int64 = 1_750_003_600) -> Lease6 {
+    Lease6(duid: [0, 3, 0, 1, 0x52, 0x54, 0, 0, 6, n], iaid: UInt32(n), address: IPv6Address("fd00:1::\(n)")!,
+           expiry: expiry, state: state)
+}
+
+/// DHCPv6 records live in the same file as DHCPv4's: one journal, one write order, one fsync.
+@Suite struct SharedLeaseFileTests {
+    @Test func bothFamiliesRoundTripThroughOneFile() throws {
+        let dir = ScratchDirectory()
+        let path = dir.file("leases")
+        let (store, _) = try LeaseStore.open(path: path)
+        try store.append([lease(1)])
+        try store.append([lease6(1), lease6(2)])
+        try store.append([lease6(1, state: .released)])
+        let text = readText(path)
+        #expect(text.contains("\n6 fd00:1::1 released 1750003600 0003000152540000060" + "1 1 *"))
+        store.close()
+        let all = try LeaseStore.readAll(path: path)
+        #expect(all.leases == [lease(1)] && all.leases6 == [lease6(1, state: .released), lease6(2)] && all.warnings.isEmpty)
+        let (again, warnings) = try LeaseStore.open(path: path)
+        #expect(again.leases6 == [lease6(1, state: .released), lease6(2)] && warnings.isEmpty)
+        #expect(try LeaseStore.readLeases(path: path).leases == [lease(1)])
+    }
+
+    @Test func compactionKeepsBothAndDropsExpiredQuarantine() throws {
+        let dir = ScratchDirectory()
+        let path = dir.file("leases")
+        let (store, _) = try LeaseStore.open(path: path, compactionThreshold: 1_000)
+        for _ in 0..<3 {
+            try store.append([lease(1)])
+            try store.append([lease6(1), lease6(2, state: .declined, expiry: 100)])
+        }
+        #expect(store.journalRecordCount == 9)
+        try store.compact(now: 1_000)
+        #expect(store.journalRecordCount == 2 && store.leases6 == [lease6(1)])
+        let all = try LeaseStore.readAll(path: path)
+        #expect(all.leases == [lease(1)] && all.leases6 == [lease6(1)])
+    }
+
+    @Test func corruptV6RecordsAreSkippedWithAWarning() throws {
+        let dir = ScratchDirectory()
+        let path = dir.file("leases")
+        let good = LeaseJournal.line(for: lease6(3))
+        var fields = good.split(separator: " ").map(String.init)
+        fields[1] = "fd00:1::4"
+        let flipped = fields.joined(separator: " ")   // same checksum, other address
+        writeText(path, good + flipped + "6 fd00:1::5 active 1 zz 1 *00000000\n" + String(good.dropLast()))
+        let all = try LeaseStore.readAll(path: path)
+        #expect(all.leases6 == [lease6(3)])
+        #expect(all.warnings.map(\.reason) == [.checksumMismatch, .checksumMismatch, .tornTail])
+    }
+
+    @Test func theDevelopmentBuildsV6FileIsFoldedInOnce() throws {
+        let dir = ScratchDirectory()
+        let path = dir.file("leases")
+        let (first, _) = try LeaseStore.open(path: path)
+        try first.append([lease6(7, state: .released)])
+        first.close()
+        // The older file knows 7 (older news) and 8; the journal's own record for 7 wins.
+        writeText(path + ".v6", "v6 fd00:1::7 000300015254000006" + "07 7 1750003600 active\n"
+                  + "v6 fd00:1::8 000300015254000006" + "08 8 1750003600 active\ngarbage\n")
+        #expect(try LeaseStore.readAll(path: path).leases6 == [lease6(7, state: .released), lease6(8)])
+        let (store, _) = try LeaseStore.open(path: path)
+        #expect(store.leases6 == [lease6(7, state: .released), lease6(8)])
+        #expect(access(path + ".v6", F_OK) != 0)
+        store.close()
+        #expect(try LeaseStore.readAll(path: path).leases6 == [lease6(7, state: .released), lease6(8)])
+    }
+}
+
+@Suite struct GroupCommitQueueTests {
+    @Test func oneWriteInFlightTheRestBatched() {
+        var q = GroupCommitQueue<Int>()
+        #expect(q.enqueue(1) == [1])
+        #expect(q.enqueue(2) == nil && q.enqueue(3) == nil && q.waitingCount == 2)
+        #expect(q.writeFinished() == [2, 3])
+        #expect(q.isWriting)
+        #expect(q.writeFinished() == nil && !q.isWriting)
+        #expect(q.enqueue(4) == [4])
+    }
+}
