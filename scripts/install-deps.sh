@@ -12,6 +12,7 @@ PACKAGES=(
   ovmf shim-signed grub-efi-amd64-signed   # e2e-uefi-boot.sh: UEFI firmware, the Secure Boot chain
   qemu-system-arm qemu-efi-aarch64     # e2e-uefi-boot.sh: ARM64 UEFI
   radvd dhcpcd-base kea-dhcp6-server   # ipv6.sh and the IPv6 PXE boot: RA with the M flag, DHCPv6 peers
+  prometheus                           # metrics.sh: scrapes pxed, promtool checks the exposition
   dpkg-dev lintian systemd fakeroot    # packaging checks
   tcpdump                              # e2e-pxe-boot.sh: the ROM's DHCP packets
   man-db                               # package.sh: the man pages render
@@ -25,4 +26,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The tests run their own Prometheus inside a namespace; the package's service (where systemd
+# runs) would scrape and listen on the host for nothing.
+if [ -d /run/systemd/system ] && systemctl is-enabled prometheus >/dev/null 2>&1; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi

@@ -59,6 +59,22 @@ public struct DHCPv6Outcome: Sendable, Equatable {
     /// The boot-file URL the reply carries, for logs.
     public var bootURL: String?
 
+    /// Why nothing was sent, as a fixed metric label: `malformed` (did not decode, relays nested too
+    /// deep), `no_client_id`, `other_server` (a Server Identifier that is not ours, or one where
+    /// none belongs), `not_client_message`, `no_addresses` (CONFIRM without any).
+    public var ignoreCategory: String? {
+        guard case .ignored(let why) = event else { return nil }
+        return Self.category(why)
+    }
+
+    static func category(_ why: String) -> String {
+        if why.hasSuffix("without Client Identifier") || why == "malformed CONFIRM" { return "no_client_id" }
+        if why.contains("another server") || why.contains("with a Server Identifier") { return "other_server" }
+        if why.hasSuffix("is not a client message") || why == "relay reply from a client" { return "not_client_message" }
+        if why == "CONFIRM without addresses" { return "no_addresses" }
+        return "malformed"
+    }
+
     public static func ignored(_ why: String) -> DHCPv6Outcome { DHCPv6Outcome(reply: nil, leaseChanges: [], event: .ignored(why)) }
 }
 

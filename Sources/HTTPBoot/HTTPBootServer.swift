@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CoreMetrics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -29,7 +30,10 @@ public struct HTTPBootConfiguration: Sendable, Equatable {
 /// A route other than the files under the root (the metrics endpoint is one): it answers a GET
 /// or HEAD for its own paths and returns nil for anything else.
 public protocol HTTPRoute: Sendable {
-    func respond(to head: HTTPRequestHead) -> HTTPRouteResponse?
+    /// Whether this route answers the request (checked on the event loop: keep it cheap).
+    func matches(_ head: HTTPRequestHead) -> Bool
+    /// The response, made off the event loop (it may await other actors).
+    func respond(to head: HTTPRequestHead) async -> HTTPRouteResponse
 }
 
 public struct HTTPRouteResponse: Sendable {
@@ -73,15 +77,27 @@ public final class HTTPBootServer: Sendable {
             var jail: PathJail?
             var stats = HTTPServerStats()
             var children: [ObjectIdentifier: any Channel] = [:]
+            /// File bodies being sent, for `pxed status`.
+            var downloads: [Int: Download] = [:]
+            var nextDownload = 0
+        }
+
+        struct Download {
+            let client: String
+            let path: String
+            let bytes: Int
+            let started: NIODeadline
         }
         let state: NIOLockedValueBox<State>
         let routes: [any HTTPRoute]
         let logger: Logger
+        let recorder: HTTPRecorder
 
-        init(configuration: HTTPBootConfiguration, routes: [any HTTPRoute], logger: Logger) {
+        init(configuration: HTTPBootConfiguration, routes: [any HTTPRoute], logger: Logger, recorder: HTTPRecorder) {
             state = NIOLockedValueBox(State(configuration: configuration, jail: try? PathJail(root: configuration.root)))
             self.routes = routes
             self.logger = logger
+            self.recorder = recorder
         }
     }
 
@@ -93,8 +109,11 @@ public final class HTTPBootServer: Sendable {
 
     public static func start(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              configuration: HTTPBootConfiguration, routes: [any HTTPRoute] = [],
-                             logger: Logger = Logger(label: "pxed.http")) async throws -> HTTPBootServer {
-        let shared = Shared(configuration: configuration, routes: routes, logger: logger)
+                             logger: Logger = Logger(label: "pxed.http"),
+                             metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+                             metricLabels: [(String, String)] = []) async throws -> HTTPBootServer {
+        let shared = Shared(configuration: configuration, routes: routes, logger: logger,
+                            recorder: HTTPRecorder(labels: metricLabels, factory: metrics))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -109,8 +128,13 @@ public final class HTTPBootServer: Sendable {
                     s.children[ObjectIdentifier(child)] = child
                     return true
                 }
-                guard admitted else { return child.close() }
+                guard admitted else {
+                    shared.recorder.refused.increment()
+                    return child.close()
+                }
+                shared.recorder.connections.increment()
                 child.closeFuture.whenComplete { _ in
+                    shared.recorder.connections.decrement()
                     shared.state.withLockedValue {
                         $0.stats.connections -= 1
                         $0.children[ObjectIdentifier(child)] = nil
@@ -142,6 +166,17 @@ public final class HTTPBootServer: Sendable {
 
     public var configuration: HTTPBootConfiguration { shared.state.withLockedValue { $0.configuration } }
     public var stats: HTTPServerStats { shared.state.withLockedValue { $0.stats } }
+
+    /// The file bodies being sent now, oldest first (`size` is the body's length).
+    public var activeDownloads: [ActiveTransfer] {
+        let now = NIODeadline.now()
+        return shared.state.withLockedValue { s in
+            s.downloads.values.sorted { $0.started < $1.started }.map {
+                ActiveTransfer(client: $0.client, filename: $0.path, isRead: true, bytes: nil, size: $0.bytes,
+                               seconds: Double((now - $0.started).nanoseconds) / 1e9)
+            }
+        }
+    }
 
     /// Stops accepting connections; the listening port is free when this returns.
     public func stopListening() async {
@@ -199,6 +234,7 @@ final class HTTPBootHandler: ChannelInboundHandler {
                 context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
             }
             let bytes = isHead ? 0 : body.count
+            shared.recorder.answered(Int(status.code))
             end(context: context, keepAlive: keepAlive) { [shared] in
                 shared.log(h, client: client, status: status, bytes: bytes, started: started, why: why)
             }
@@ -207,11 +243,21 @@ final class HTTPBootHandler: ChannelInboundHandler {
             finish(.methodNotAllowed, [("Allow", "GET, HEAD")], body: Array("method not allowed\n".utf8))
             return
         }
-        for route in shared.routes {
-            if let r = route.respond(to: h) {
-                finish(r.status, [("Content-Type", r.contentType)], body: r.body)
-                return
+        if let route = shared.routes.first(where: { $0.matches(h) }) {
+            // Answered off the loop; the connection counts as busy meanwhile (no idle close), and
+            // NIO's pipelining handler holds the next request until this response has ended.
+            inFlight += 1
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let loop = context.eventLoop
+            Task {
+                let r = await route.respond(to: h)
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.inFlight -= 1
+                    handler.finishRoute(r, head: h, client: client, started: started, keepAlive: keepAlive, context: context)
+                }
             }
+            return
         }
         let jail = shared.state.withLockedValue { s -> PathJail? in
             s.stats.requests += 1
@@ -256,6 +302,7 @@ final class HTTPBootHandler: ChannelInboundHandler {
         }
         for (name, value) in plan.headers { headers.add(name: name, value: value) }
         send(status, headers: headers, context: context, keepAlive: keepAlive)
+        shared.recorder.answered(plan.status)
         guard let range = plan.body else {
             close(file.fd)
             end(context: context, keepAlive: keepAlive) { [shared] in
@@ -266,11 +313,45 @@ final class HTTPBootHandler: ChannelInboundHandler {
         let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.fd)
         let region = FileRegion(fileHandle: handle, readerIndex: range.lowerBound, endIndex: range.upperBound)
         let sent = context.write(wrapOutboundOut(.body(.fileRegion(region))))
-        end(context: context, keepAlive: keepAlive) { [shared] in
+        let recorder = shared.recorder
+        recorder.started.increment()
+        recorder.active.increment()
+        let download = shared.state.withLockedValue { s in
+            s.nextDownload += 1
+            s.downloads[s.nextDownload] = .init(client: client, path: path, bytes: range.count, started: started)
+            return s.nextDownload
+        }
+        end(context: context, keepAlive: keepAlive, failed: { [shared] in
+            shared.state.withLockedValue { _ = $0.downloads.removeValue(forKey: download) }
+            recorder.active.decrement()
+            recorder.aborted.increment()
+        }) { [shared] in
+            shared.state.withLockedValue { _ = $0.downloads.removeValue(forKey: download) }
+            recorder.active.decrement()
+            recorder.completed.increment()
+            recorder.bytes.increment(by: range.count)
+            recorder.duration.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
             shared.state.withLockedValue { $0.stats.bytesServed += range.count }
             shared.log(h, client: client, status: status, bytes: range.count, started: started, why: nil)
         }
         sent.whenComplete { _ in try? handle.close() }
+    }
+
+    private func finishRoute(_ r: HTTPRouteResponse, head h: HTTPRequestHead, client: String, started: NIODeadline,
+                             keepAlive: Bool, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: r.contentType)
+        headers.add(name: "Content-Length", value: String(r.body.count))
+        send(r.status, headers: headers, context: context, keepAlive: keepAlive)
+        if h.method != .HEAD && !r.body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: r.body)))), promise: nil)
+        }
+        shared.recorder.answered(Int(r.status.code))
+        let bytes = h.method == .HEAD ? 0 : r.body.count
+        end(context: context, keepAlive: keepAlive) { [shared] in
+            shared.log(h, client: client, status: r.status, bytes: bytes, started: started, why: nil)
+        }
     }
 
     private func send(_ status: HTTPResponseStatus, headers: HTTPHeaders, context: ChannelHandlerContext, keepAlive: Bool) {
@@ -280,13 +361,17 @@ final class HTTPBootHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
 
-    private func end(context: ChannelHandlerContext, keepAlive: Bool, done: @escaping @Sendable () -> Void) {
+    private func end(context: ChannelHandlerContext, keepAlive: Bool, failed: (@Sendable () -> Void)? = nil,
+                     done: @escaping @Sendable () -> Void) {
         let channel = context.channel
         inFlight += 1
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { result in
             bound.value.inFlight -= 1
-            if case .success = result { done() }
+            switch result {
+            case .success: done()
+            case .failure: failed?()
+            }
             if !keepAlive { channel.close(promise: nil) }
         }
     }

@@ -4,7 +4,8 @@
 
 /// The keys each section accepts: the schema's contract.
 enum ConfigKeys {
-    static let top = ["log-level", "lease-file", "tftp", "http", "interfaces", "boot", "hosts"]
+    static let top = ["log-level", "lease-file", "tftp", "http", "interfaces", "boot", "hosts", "metrics", "control-socket"]
+    static let metrics = ["listen"]
     static let http = ["port", "root", "max-connections"]
     static let tftp = ["root", "port", "uploads", "overwrite", "rfc1350", "blksize-max", "windowsize-max",
                        "timeout", "retries", "max-sessions", "port-range"]
@@ -99,9 +100,40 @@ struct ConfigLoader {
             decodeHTTP(f, into: &settings)
             config.http = settings
         }
+        if let n = top["metrics"], let f = fields(n, path: "metrics", allowed: ConfigKeys.metrics) {
+            if let l = require(f, "listen"), let text = string(l, f.path("listen")) {
+                if let settings = Self.listenAddress(text) {
+                    config.metrics = settings
+                } else {
+                    fail(l.mark, f.path("listen"), "'\(text)' is not ADDRESS:PORT (for example 127.0.0.1:9167, [::1]:9167 or :9167 for every address)")
+                }
+            }
+        }
+        if let n = top["control-socket"], let s = string(n, top.path("control-socket")) {
+            // sockaddr_un holds 107 bytes of path.
+            if !s.hasPrefix("/") || s.contains("\0") || s.utf8.count > 107 {
+                fail(n.mark, top.path("control-socket"), "must be an absolute path of at most 107 bytes")
+            } else {
+                config.controlSocket = s
+            }
+        }
         if let n = top["interfaces"] { decodeInterfaces(n) }
         if let n = top["boot"] { decodeBoot(n) }
         if let n = top["hosts"] { decodeHosts(n) }
+    }
+
+    /// `HOST:PORT`, `[V6]:PORT` or `:PORT` (every IPv4 address).
+    static func listenAddress(_ text: String) -> MetricsSettings? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else { return nil }
+        var host = String(text[..<colon])
+        if host.isEmpty { return MetricsSettings(address: "0.0.0.0", port: port) }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+            guard IPv6Address(host) != nil else { return nil }
+        } else if IPv4Address(host) == nil {
+            return nil
+        }
+        return MetricsSettings(address: host, port: port)
     }
 
     private mutating func decodeTFTP(_ f: Fields, into s: inout TFTPSettings) {

@@ -27,6 +27,21 @@ public struct TFTPSettings: Sendable, Equatable {
 
 /// HTTP settings: `http:` at the top level gives the defaults, an interface may override any key
 /// (`interfaces.NAME.http: true | false | {...}`). Off unless configured.
+/// `metrics: {listen: ADDRESS:PORT}`: the Prometheus endpoint (`GET /metrics`).
+public struct MetricsSettings: Sendable, Equatable {
+    /// An IPv4 or IPv6 literal; `0.0.0.0` for `:PORT`.
+    public var address: String
+    public var port: UInt16
+
+    public init(address: String, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
+    /// `127.0.0.1:9167`, `[::1]:9167`.
+    public var listenText: String { address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)" }
+}
+
 public struct HTTPSettings: Sendable, Equatable {
     public var port: UInt16 = 80
     /// nil: the TFTP root of the same interface (the same files over both protocols).
@@ -168,6 +183,12 @@ public struct PXEConfiguration: Sendable, Equatable {
     public var interfaces: [InterfaceConfig] = []
     public var boot: BootTable = BootTable()
     public var hosts: [HostEntry] = []
+    /// nil: no metrics endpoint (the default).
+    public var metrics: MetricsSettings? = nil
+    /// Where `pxed status` reaches the running daemon (a Unix socket, root only).
+    public var controlSocket: String = PXEConfiguration.defaultControlSocket
+
+    public static let defaultControlSocket = "/run/pxed/control.sock"
 
     public init() {}
 }

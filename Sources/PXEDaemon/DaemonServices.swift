@@ -29,9 +29,16 @@ public enum Daemon {
             logger.critical("cannot start: \(error)")
             throw error
         }
+        // `pxed status` talks to this; serving goes on without it (a warning says why).
+        var control: ControlSocketServer?
+        do {
+            control = try await ControlSocketServer.start(path: configuration.controlSocket, supervisor: supervisor, logger: logger)
+        } catch {
+            logger.warning("control socket \(configuration.controlSocket): \(error); pxed status will not reach this daemon")
+        }
         SystemdNotifier.notify("READY=1\nSTATUS=serving")
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: EngineService(supervisor: supervisor)),
+            .init(service: EngineService(supervisor: supervisor, control: control)),
             .init(service: ReloadService(supervisor: supervisor, logger: logger)),
             .init(service: StatusService(supervisor: supervisor, logger: logger)),
         ]
@@ -77,9 +84,11 @@ private func pxed_mallopt(_ parameter: Int32, _ value: Int32) -> Int32
 /// Holds the engines until shutdown, then drains them.
 struct EngineService: Service {
     let supervisor: Supervisor
+    let control: ControlSocketServer?
     func run() async throws {
         try? await gracefulShutdown()
         SystemdNotifier.notify("STOPPING=1")
+        await control?.stop()
         await supervisor.stop(grace: .seconds(5))
     }
 }

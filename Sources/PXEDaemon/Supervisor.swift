@@ -1,9 +1,18 @@
+import CoreMetrics
 import DHCP
+import DHCPv6
+import HTTPBoot
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import PXEConfig
+import PXEMetrics
+import Prometheus
 import TFTP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the engines a configuration asks for and swaps configuration generations on reload.
 ///
@@ -27,6 +36,18 @@ public actor Supervisor {
     private let resources: EngineResources
     private var reloads = 0
 
+    /// Where every metric lives; exposed at `metrics.listen` when set.
+    public let registry = PrometheusCollectorRegistry()
+    private let catalogFactory: CatalogMetricsFactory
+    private let daemonMetrics: DaemonRecorder
+    /// Whether the running engines record to the registry (they were started with `metrics:` set).
+    private var enginesRecordMetrics = false
+    private var metricsServer: HTTPBootServer?
+    private let startedAt = Supervisor.unixTime()
+    /// 1 at start, +1 per reload applied (in full or in part).
+    public private(set) var generation = 1
+    public private(set) var lastReload: DaemonStatus.ReloadStatus?
+
     public init(configuration: PXEConfiguration, configPath: String?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger) {
         self.configuration = configuration
@@ -34,6 +55,17 @@ public actor Supervisor {
         self.group = group
         self.logger = logger
         self.resources = EngineResources(logger: logger)
+        self.catalogFactory = CatalogMetricsFactory(registry: registry)
+        self.daemonMetrics = DaemonRecorder(factory: catalogFactory, version: PXEVersion.current)
+        daemonMetrics.generation.set(1)
+        daemonMetrics.lastReload.set(startedAt)
+        daemonMetrics.lastReloadSuccess.set(1)
+    }
+
+    static func unixTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     public enum StartError: Error, CustomStringConvertible {
@@ -77,6 +109,7 @@ public actor Supervisor {
             let lines = error.errors.map(\.description)
             for line in lines { logger.error("reload rejected: \(line)") }
             logger.error("reload rejected: \(lines.count) error(s); the previous configuration keeps serving")
+            noteReload("rejected", lines.joined(separator: "; "))
             return .rejected(lines)
         }
         let loaded = clock.now
@@ -97,18 +130,38 @@ public actor Supervisor {
         let failures = await applyEngines(next)
         configuration = next
         reloads += 1
+        generation += 1
+        daemonMetrics.generation.set(generation)
         let change = ConfigDiff.describe(from: previous, to: next)
         if failures.isEmpty {
             logger.notice("reload applied: \(change)")
+            noteReload("applied", change)
             return .applied(change)
         }
         for f in failures { logger.error("reload: \(f)") }
         logger.notice("reload applied with errors: \(change)")
+        noteReload("partial", change + "; errors: " + failures.joined(separator: "; "))
         return .partial(change, failures)
+    }
+
+    private func noteReload(_ result: String, _ detail: String) {
+        let now = Supervisor.unixTime()
+        lastReload = DaemonStatus.ReloadStatus(at: now, result: result, detail: detail)
+        switch result {
+        case "applied": daemonMetrics.reloadsApplied.increment()
+        case "partial": daemonMetrics.reloadsPartial.increment()
+        default: daemonMetrics.reloadsRejected.increment()
+        }
+        daemonMetrics.lastReload.set(now)
+        daemonMetrics.lastReloadSuccess.set(result == "applied" ? 1 : 0)
     }
 
     /// Stops every engine; work in flight gets `grace` to finish.
     public func stop(grace: TimeAmount = .seconds(5)) async {
+        if let m = metricsServer {
+            metricsServer = nil
+            await m.stop(grace: .zero)
+        }
         let running = Array(engines.values)
         engines.removeAll()
         await withTaskGroup(of: Void.self) { g in
@@ -143,6 +196,16 @@ public actor Supervisor {
         var unresolved: Set<String> = []
         resources.beginGeneration()
         defer { resources.endGeneration() }
+        // Metrics on or off: engines record through the factory they started with, so turning
+        // metrics on or off restarts them (leases are on disk; transfers in flight finish).
+        let recordMetrics = next.metrics != nil
+        let restartAll = recordMetrics != enginesRecordMetrics
+        enginesRecordMetrics = recordMetrics
+        resources.metrics = recordMetrics ? catalogFactory : NOOPMetricsHandler.instance
+        if restartAll, let store = resources.existing(DHCPEngine.leaseStoreKey(next.leaseFile), as: LeaseStore.self) {
+            store.useMetrics(resources.metrics)
+        }
+        if let failure = await applyMetricsListener(next.metrics) { failures.append(failure) }
 
         for interface in next.interfaces {
             let resolved: ResolvedInterface
@@ -184,7 +247,7 @@ public actor Supervisor {
         for plan in plans {
             if let running = engines[plan.key] {
                 do {
-                    if try await running.apply(plan) == .applied { continue }
+                    if !restartAll, try await running.apply(plan) == .applied { continue }
                 } catch {
                     failures.append("\(plan.key): \(error)")
                     continue
@@ -202,4 +265,110 @@ public actor Supervisor {
         }
         return failures
     }
+}
+
+// MARK: - Observability
+
+extension Supervisor {
+    /// Starts, moves or stops the metrics listener; returns a failure to report.
+    private func applyMetricsListener(_ settings: MetricsSettings?) async -> String? {
+        if let running = metricsServer {
+            let c = running.configuration
+            if let settings, c.address == settings.address, c.port == Int(settings.port) { return nil }
+            metricsServer = nil
+            await running.stop(grace: .zero)
+            logger.info("metrics: stopped listening on \(MetricsSettings(address: c.address, port: UInt16(c.port)).listenText)")
+        }
+        guard let settings else { return nil }
+        do {
+            // No file root: the one thing served is the route.
+            let config = HTTPBootConfiguration(address: settings.address, port: Int(settings.port), root: "", maxConnections: 64)
+            metricsServer = try await HTTPBootServer.start(group: group, configuration: config, routes: [MetricsRoute(supervisor: self)],
+                                                           logger: logger)
+            logger.info("metrics: serving Prometheus metrics on http://\(settings.listenText)/metrics")
+            return nil
+        } catch {
+            return "metrics: cannot listen on \(settings.listenText): \(error)"
+        }
+    }
+
+    /// The exposition: gauges read from the engines now, then everything in the registry.
+    public func scrape() async -> [UInt8] {
+        daemonMetrics.refreshProcess()
+        let factory = resources.metrics
+        var tftpActive: [String: Int] = [:]
+        for (key, engine) in orderedKeys(engines.keys).compactMap({ k in engines[k].map { (k, $0) } }) {
+            let o = await engine.observe()
+            for p in o.pools {
+                let labels = [("interface", key.interface), ("pool", p.pool)]
+                DHCPMetrics.poolSize.gauge(labels, factory: factory).set(p.size)
+                DHCPMetrics.poolAssigned.gauge(labels, factory: factory).set(p.assigned)
+                DHCPMetrics.poolFree.gauge(labels, factory: factory).set(p.free)
+            }
+            if let p = o.pool6 {
+                let labels = [("interface", key.interface), ("pool", p.pool)]
+                DHCPv6Metrics.poolSize.gauge(labels, factory: factory).set(p.size)
+                DHCPv6Metrics.poolAssigned.gauge(labels, factory: factory).set(p.assigned)
+            }
+            if let n = o.activeTransfers { tftpActive[key.interface, default: 0] += n }
+        }
+        for (interface, n) in tftpActive { TFTPMetrics.active.gauge([("interface", interface)], factory: factory).set(n) }
+        return registry.emitToBuffer()
+    }
+
+    /// What `pxed status` prints.
+    public func status() async -> DaemonStatus {
+        let now = Supervisor.unixTime()
+        var engineStatus: [DaemonStatus.EngineStatus] = []
+        var pools: [DaemonStatus.PoolStatus] = []
+        var transfers: [DaemonStatus.TransferStatus] = []
+        for key in orderedKeys(engines.keys) {
+            guard let engine = engines[key] else { continue }
+            engineStatus.append(.init(kind: key.kind, interface: key.interface, family: key.family,
+                                      counters: Dictionary(engine.counters().map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })))
+            let o = await engine.observe()
+            for p in o.pools {
+                pools.append(.init(interface: key.interface, family: "ipv4", pool: p.pool, size: Double(p.size), assigned: p.assigned,
+                                   offered: p.offered, quarantined: p.quarantined, free: Double(p.free)))
+            }
+            if let p = o.pool6 {
+                pools.append(.init(interface: key.interface, family: "ipv6", pool: p.pool, size: p.size, assigned: p.assigned,
+                                   offered: 0, quarantined: 0, free: max(0, p.size - Double(p.assigned))))
+            }
+            for t in o.transfers {
+                transfers.append(.init(protocol: key.kind, interface: key.interface, client: t.client, file: t.filename,
+                                       upload: !t.isRead, bytes: t.bytes, size: t.size, seconds: t.seconds,
+                                       bytesPerSecond: t.bytes.map { t.seconds > 0 ? Double($0) / t.seconds : 0 },
+                                       blockSize: t.blockSize, windowSize: t.windowSize))
+            }
+        }
+        var leases = DaemonStatus.LeaseCounts(active: 0, total: 0, active6: 0, total6: 0)
+        if let store = resources.existing(DHCPEngine.leaseStoreKey(configuration.leaseFile), as: LeaseStore.self) {
+            let v4 = store.leases, v6 = store.leases6
+            leases = .init(active: v4.filter { $0.isBound(now: now) }.count, total: v4.count,
+                           active6: v6.filter { $0.isBound(now: now) }.count, total6: v6.count)
+        }
+        return DaemonStatus(version: PXEVersion.current, pid: Int(getpid()), now: now, uptimeSeconds: now - startedAt,
+                            configFile: configPath, generation: generation, lastReload: lastReload,
+                            metricsListen: metricsServer == nil ? nil : configuration.metrics?.listenText,
+                            engines: engineStatus, pools: pools, transfers: transfers, leases: leases)
+    }
+}
+
+/// `GET /metrics` on the metrics listener.
+struct MetricsRoute: HTTPRoute {
+    let supervisor: Supervisor
+
+    func matches(_ head: HTTPRequestHead) -> Bool {
+        head.uri == "/metrics" || head.uri.hasPrefix("/metrics?")
+    }
+
+    func respond(to head: HTTPRequestHead) async -> HTTPRouteResponse {
+        HTTPRouteResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: await supervisor.scrape())
+    }
+}
+
+/// The version pxed reports (`pxed_build_info`, `pxed status`); packaging/VERSION carries the same.
+public enum PXEVersion {
+    public static let current = "0.1.0"
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DHCP
+import FoundationEssentials
 import Logging
 import PXEConfig
 import PXEDaemon
@@ -16,10 +17,12 @@ struct PXED: AsyncParsableCommand {
             pxed [-c FILE]                  run the daemon on /etc/pxed.yaml (or FILE)
             pxed IFACE ROOT BOOTFILE        one-call PXE mode: TFTP + PXE-only DHCP on IFACE
             pxed check [-c FILE]            validate a configuration and exit
-            pxed leases [-c FILE]           print the current leases
+            pxed leases [-c FILE] [--json]  print the current leases
+            pxed status [-c FILE] [--json] [--watch]
+                                            ask the running daemon: engines, pools, transfers, reloads
             kill -HUP reloads the file; a broken file is refused and the old configuration keeps serving.
             """,
-        subcommands: [Serve.self, Check.self, Leases.self],
+        subcommands: [Serve.self, Check.self, Leases.self, Status.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -106,6 +109,7 @@ struct Leases: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "leases", abstract: "Print the current leases as a table.")
     @OptionGroup var options: ConfigOption
     @Option(help: "Read this lease file instead of the one the configuration names.") var leaseFile: String?
+    @Flag(help: "Print JSON (an object with 'leases' and 'leases6' arrays) instead of tables.") var json = false
 
     func run() throws {
         var path = leaseFile
@@ -120,12 +124,95 @@ struct Leases: ParsableCommand {
             let (leases, leases6, warnings) = try LeaseStore.readAll(path: path)
             for w in warnings { printError("warning: \(path): \(w)") }
             let now = DHCPListener.unixTime()
+            if json {
+                print(String(decoding: LeasesJSON(leases, leases6, now: now).encoded(), as: UTF8.self))
+                return
+            }
             print(LeaseTable.format(leases, now: now), terminator: "")
             // DHCPv6 leases as a second table after a blank line, only when there are some.
             if !leases6.isEmpty { print("\n" + LeaseTable.format(leases6, now: now), terminator: "") }
         } catch {
             printError("pxed leases: \(error)")
             throw ExitCode(1)
+        }
+    }
+}
+
+/// `pxed leases --json`.
+struct LeasesJSON: Encodable {
+    struct V4: Encodable {
+        var ip: String, mac: String?, hostname: String?, clientKey: String, expiry: Int64, state: String, status: String
+    }
+    struct V6: Encodable {
+        var address: String, duid: String, iaid: UInt32, expiry: Int64, state: String, status: String
+    }
+    var leases: [V4]
+    var leases6: [V6]
+
+    init(_ v4: [Lease], _ v6: [Lease6], now: Double) {
+        leases = v4.map {
+            V4(ip: "\($0.ip)", mac: $0.mac.map { "\($0)" }, hostname: $0.hostname, clientKey: $0.clientKey.rawValue,
+               expiry: $0.expiry, state: $0.state.rawValue, status: LeaseTable.stateText($0, now: now))
+        }
+        leases6 = v6.map {
+            V6(address: "\($0.address)", duid: ClientKey.hex($0.duid), iaid: $0.iaid, expiry: $0.expiry, state: $0.state.rawValue,
+               status: LeaseTable.stateText($0.state, expiry: $0.expiry, now: now))
+        }
+    }
+
+    func encoded() -> [UInt8] {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try? Array(e.encode(self))) ?? Array("{}".utf8)
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Ask the running daemon (over its control socket, root only) what it serves now.",
+        discussion: "Engines per interface with their counters, pool usage, transfers in flight with progress and rate, lease counts and the last reload. The socket is the configuration's control-socket (default /run/pxed/control.sock).")
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Control socket to ask (default: the configuration's control-socket).") var socket: String?
+    @Flag(help: "Print the daemon's answer as JSON.") var json = false
+    @Flag(help: "Redraw every --interval seconds, like top (Ctrl-C ends).") var watch = false
+    @Option(help: "Seconds between redraws with --watch.") var interval: Double = 1
+
+    func validate() throws {
+        guard interval >= 0.1 && interval <= 3600 else { throw ValidationError("--interval must be 0.1 to 3600 seconds") }
+    }
+
+    func run() throws {
+        let path = socket ?? socketFromConfig()
+        repeat {
+            let answer: [UInt8]
+            do { answer = try ControlSocketClient.request("status", path: path) } catch {
+                printError("pxed status: \(error)")
+                throw ExitCode(1)
+            }
+            var text: String
+            if json {
+                text = String(decoding: answer, as: UTF8.self)
+            } else {
+                do { text = StatusText.render(try DaemonStatus.decode(answer)) } catch {
+                    printError("pxed status: the daemon's answer does not parse: \(error)")
+                    throw ExitCode(1)
+                }
+            }
+            if watch {
+                // Home, then clear to the end of the screen: redrawn in place without flicker.
+                text = "\u{1B}[H\u{1B}[J" + text
+            }
+            print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+            if watch { usleep(useconds_t(interval * 1_000_000)) }
+        } while watch
+    }
+
+    private func socketFromConfig() -> String {
+        do { return try PXEConfig.load(path: options.config).controlSocket } catch {
+            printError("pxed status: \(options.config) does not load (\(error.errors.first.map { "\($0)" } ?? "\(error)")); asking \(PXEConfiguration.defaultControlSocket)")
+            return PXEConfiguration.defaultControlSocket
         }
     }
 }

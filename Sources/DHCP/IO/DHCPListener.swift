@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CoreMetrics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -46,6 +47,7 @@ public final class DHCPListener: Sendable {
     public static func start(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, settings: DHCPServiceConfig, port: UInt16, leases: LeaseStore?,
         logger: Logger = Logger(label: "pxed.dhcp"), bindAddress: String = "0.0.0.0", bindToDevice: Bool = true,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         clock: @escaping @Sendable () -> Double = DHCPListener.unixTime
     ) async throws -> DHCPListener {
         let stats = NIOLockedValueBox(DHCPStats())
@@ -53,13 +55,13 @@ public final class DHCPListener: Sendable {
         let initial = leases?.leases ?? []
         let channel = try await bind(group: group, role: .dhcp, settings: settings, port: port, leases: leases,
                                      initial: initial, stats: stats, arp: arp, logger: logger,
-                                     bindAddress: bindAddress, bindToDevice: bindToDevice, clock: clock)
+                                     bindAddress: bindAddress, bindToDevice: bindToDevice, metrics: metrics, clock: clock)
         var bootServer: (any Channel)? = nil
         if let proxy = settings.proxy {
             do {
                 bootServer = try await bind(group: group, role: .bootServer, settings: settings, port: proxy.bootServerPort,
                                             leases: nil, initial: [], stats: stats, arp: nil, logger: logger,
-                                            bindAddress: bindAddress, bindToDevice: bindToDevice, clock: clock)
+                                            bindAddress: bindAddress, bindToDevice: bindToDevice, metrics: metrics, clock: clock)
             } catch {
                 try? await channel.close().get()
                 throw error
@@ -78,7 +80,7 @@ public final class DHCPListener: Sendable {
     private static func bind(
         group: any EventLoopGroup, role: DHCPChannelHandler.Role, settings: DHCPServiceConfig, port: UInt16,
         leases: LeaseStore?, initial: [Lease], stats: NIOLockedValueBox<DHCPStats>, arp: ARPTable?, logger: Logger,
-        bindAddress: String, bindToDevice: Bool, clock: @escaping @Sendable () -> Double
+        bindAddress: String, bindToDevice: Bool, metrics: any MetricsFactory, clock: @escaping @Sendable () -> Double
     ) async throws -> any Channel {
         let device = settings.interfaceName
         let bootstrap = DatagramBootstrap(group: group)
@@ -97,7 +99,8 @@ public final class DHCPListener: Sendable {
                 let addHandler: @Sendable () throws -> Void = {
                     let handler = DHCPChannelHandler(
                         role: role, engine: DHCPServer(settings: settings, leases: initial), store: leases, logger: logger,
-                        stats: stats, serverPort: port, arp: arp, clock: clock)
+                        stats: stats, recorder: DHCPRecorder(interface: device, factory: metrics), serverPort: port, arp: arp,
+                        clock: clock)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
                 guard let provider = channel as? any SocketOptionProvider else {
@@ -148,6 +151,15 @@ public final class DHCPListener: Sendable {
         }.get()) ?? []
     }
 
+    /// How full the pools are now (the engine's view, held offers included).
+    public func poolUsage() async -> [PoolUsage] {
+        let channel = self.channel
+        return (try? await channel.eventLoop.submit {
+            let handler = try channel.pipeline.syncOperations.handler(type: DHCPChannelHandler.self)
+            return handler.engine.poolUsage(now: handler.now())
+        }.get()) ?? []
+    }
+
     /// The socket's receive buffer as the kernel reports it (twice the bytes asked for, on Linux).
     func receiveBufferSize() async throws -> Int {
         Int(try await channel.getOption(.socketOption(.so_rcvbuf)).get())
@@ -194,6 +206,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     private let store: LeaseStore?
     private let logger: Logger
     private let stats: NIOLockedValueBox<DHCPStats>
+    private var recorder: DHCPRecorder
     private let serverPort: UInt16
     private let arp: ARPTable?
     private let clock: @Sendable () -> Double
@@ -202,7 +215,8 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     private var unflushed = false
 
     init(role: Role, engine: DHCPServer, store: LeaseStore?, logger: Logger, stats: NIOLockedValueBox<DHCPStats>,
-         serverPort: UInt16, arp: ARPTable?, clock: @escaping @Sendable () -> Double) {
+         recorder: DHCPRecorder, serverPort: UInt16, arp: ARPTable?, clock: @escaping @Sendable () -> Double) {
+        self.recorder = recorder
         self.role = role
         self.engine = engine
         self.store = store
@@ -213,6 +227,8 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         self.clock = clock
     }
 
+    func now() -> Double { clock() }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         stats.withLockedValue { $0.received += 1 }
@@ -221,12 +237,14 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             message = try DHCPMessage.decode(envelope.data)
         } catch {
             stats.withLockedValue { $0.malformed += 1 }
+            recorder.malformed()
             logger.debug("malformed datagram dropped", metadata: [
                 "from": "\(envelope.remoteAddress)", "reason": "\(error)",
                 "port": "\(role == .bootServer ? "boot server" : "dhcp")",
             ])
             return
         }
+        recorder.received(message)
         let source = envelope.remoteAddress
         let destination = envelope.metadata?.packetInfo.flatMap { Self.ipv4($0.destinationAddress) }
         let interfaceBroadcast = engine.settings.interfaceNetwork?.broadcastAddress
@@ -240,6 +258,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         case .bootServer: engine.handleBootServer(message, context: requestContext, now: clock())
         }
         stats.withLockedValue { $0.count(outcome.event) }
+        recorder.count(outcome.event, bootServer: role == .bootServer)
         log(outcome.event, message, boot: outcome.boot)
 
         if outcome.leaseChanges.isEmpty || store == nil {
@@ -305,11 +324,14 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             let envelope = AddressedEnvelope(remoteAddress: remote, data: context.channel.allocator.buffer(bytes: bytes))
             let stats = self.stats
             let logger = self.logger
+            let sendErrors = recorder.sendErrors
+            recorder.sent(reply)
             context.write(wrapOutboundOut(envelope)).whenComplete { result in
                 switch result {
                 case .success: stats.withLockedValue { $0.sent += 1 }
                 case .failure(let error):
                     stats.withLockedValue { $0.sendErrors += 1 }
+                    sendErrors.increment()
                     logger.warning("send failed", metadata: ["to": "\(remote)", "error": "\(error)"])
                 }
             }

@@ -31,7 +31,7 @@ public struct ClientKey: Hashable, Sendable, Comparable, CustomStringConvertible
     public var description: String { rawValue }
     public static func < (l: ClientKey, r: ClientKey) -> Bool { l.rawValue < r.rawValue }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)

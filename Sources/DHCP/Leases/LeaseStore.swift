@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CoreMetrics
 import NIOConcurrencyHelpers
 import PXEConfig
 
@@ -49,11 +50,33 @@ public final class LeaseStore: Sendable {
     }
 
     private let state: NIOLockedValueBox<State>
+    private let recorderBox: NIOLockedValueBox<Recorder>
+    private var recorder: Recorder { recorderBox.withLockedValue { $0 } }
 
-    private init(path: String, compactionThreshold: Int, state: State) {
+    /// Records to another factory from now on (metrics turned on or off by a reload).
+    public func useMetrics(_ factory: any MetricsFactory) { recorderBox.withLockedValue { $0 = Recorder(factory) } }
+
+    /// The store's metrics (`DHCPMetrics`): commits, records, write+fdatasync time, errors, compactions.
+    struct Recorder: Sendable {
+        let commits: Counter
+        let records: Counter
+        let errors: Counter
+        let fsync: Timer
+        let compactions: Counter
+        init(_ factory: any MetricsFactory) {
+            commits = DHCPMetrics.commits.counter(factory: factory)
+            records = DHCPMetrics.recordsCommitted.counter(factory: factory)
+            errors = DHCPMetrics.commitErrors.counter(factory: factory)
+            fsync = DHCPMetrics.fsyncDuration.timer(factory: factory)
+            compactions = DHCPMetrics.compactions.counter(factory: factory)
+        }
+    }
+
+    private init(path: String, compactionThreshold: Int, state: State, metrics: any MetricsFactory) {
         self.path = path
         self.compactionThreshold = compactionThreshold
         self.state = NIOLockedValueBox(state)
+        self.recorderBox = NIOLockedValueBox(Recorder(metrics))
     }
 
     deinit {
@@ -64,7 +87,7 @@ public final class LeaseStore: Sendable {
     }
 
     /// Opens (creating the file and its directory if needed) and replays the journal.
-    public static func open(path: String, compactionThreshold: Int = 10_000)
+    public static func open(path: String, compactionThreshold: Int = 10_000, metrics: any MetricsFactory = NOOPMetricsHandler.instance)
         throws(LeaseStoreError) -> (store: LeaseStore, warnings: [LeaseJournalWarning])
     {
         try FileIO.makeDirectories(FileIO.directory(of: path))
@@ -80,7 +103,8 @@ public final class LeaseStore: Sendable {
         let fd = try FileIO.openForAppend(path)
         let records = contents.records.count + contents.records6.count
         let store = LeaseStore(path: path, compactionThreshold: max(1, compactionThreshold),
-                               state: State(fd: fd, current: current, current6: current6, journalRecords: records))
+                               state: State(fd: fd, current: current, current6: current6, journalRecords: records),
+                               metrics: metrics)
         if !contents.warnings.isEmpty || legacy != nil || records > store.compactionLimit(live: current.count + current6.count) {
             try store.compact()
         }
@@ -142,14 +166,23 @@ public final class LeaseStore: Sendable {
         guard count > 0 else { return }
         let text = lines.joined()
         let path = self.path
+        let recorder = self.recorder
         let result = state.withLockedValue { s -> Result<Bool, LeaseStoreError> in
             guard s.fd >= 0 else { return .failure(LeaseStoreError(operation: "append to closed", path: path, errno: EBADF)) }
+            let started = MonotonicClock.now()
             do throws(LeaseStoreError) {
                 try FileIO.writeAll(s.fd, Array(text.utf8), path: path)
             } catch {
+                recorder.errors.increment()
                 return .failure(error)
             }
-            guard fdatasync(s.fd) == 0 else { return .failure(LeaseStoreError(operation: "fdatasync", path: path, errno: errno)) }
+            guard fdatasync(s.fd) == 0 else {
+                recorder.errors.increment()
+                return .failure(LeaseStoreError(operation: "fdatasync", path: path, errno: errno))
+            }
+            recorder.fsync.recordNanoseconds(MonotonicClock.now() - started)
+            recorder.commits.increment()
+            recorder.records.increment(by: count)
             apply(&s)
             s.journalRecords += count
             return .success(s.journalRecords > compactionLimit(live: s.current.count + s.current6.count))
@@ -161,6 +194,7 @@ public final class LeaseStore: Sendable {
     /// Rewrites the journal as one record per address (dropping expired quarantine records).
     public func compact(now: Int64? = nil) throws(LeaseStoreError) {
         let path = self.path
+        let recorder = self.recorder
         let cutoff = now ?? Int64(FileIO.unixTime())
         let result = state.withLockedValue { s -> Result<Void, LeaseStoreError> in
             let keep = s.current.values
@@ -198,6 +232,7 @@ public final class LeaseStore: Sendable {
             s.current = Dictionary(keep.map { ($0.ip, $0) }, uniquingKeysWith: { _, b in b })
             s.current6 = Dictionary(keep6.map { ($0.address, $0) }, uniquingKeysWith: { _, b in b })
             s.journalRecords = keep.count + keep6.count
+            recorder.compactions.increment()
             return .success(())
         }
         try result.get()
@@ -235,6 +270,15 @@ enum LegacyLease6File {
             latest[a] = Lease6(duid: duid, iaid: iaid, address: a, expiry: expiry, state: state)
         }
         return Array(latest.values)
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+enum MonotonicClock {
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }
 

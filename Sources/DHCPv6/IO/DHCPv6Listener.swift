@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CoreMetrics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -42,6 +43,7 @@ public final class DHCPv6Listener: Sendable {
     public static func start(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, settings: DHCPv6Settings,
                              leaseStore: LeaseStore?, leases: [Lease6], port: Int = serverPort,
                              logger: Logger = Logger(label: "pxed.dhcp6"),
+                             metrics: any MetricsFactory = NOOPMetricsHandler.instance,
                              clock: @escaping @Sendable () -> Double = DHCPv6Listener.unixTime) async throws -> DHCPv6Listener {
         let stats = NIOLockedValueBox(DHCPv6Stats())
         let device = settings.interfaceName
@@ -51,7 +53,7 @@ public final class DHCPv6Listener: Sendable {
                 let add: @Sendable () throws -> Void = {
                     try channel.pipeline.syncOperations.addHandler(DHCPv6ChannelHandler(
                         engine: DHCPv6Server(settings: settings, leases: leases), leaseStore: leaseStore, logger: logger,
-                        stats: stats, clock: clock))
+                        stats: stats, recorder: DHCPv6Recorder(interface: device, factory: metrics), clock: clock))
                 }
                 guard let provider = channel as? any SocketOptionProvider else {
                     return channel.eventLoop.makeCompletedFuture(Result(catching: add))
@@ -101,6 +103,15 @@ public final class DHCPv6Listener: Sendable {
     }
 
     public func stop() async { try? await channel.close().get() }
+
+    /// How full the range is now.
+    public func poolUsage() async -> Pool6Usage? {
+        let channel = self.channel
+        return try? await channel.eventLoop.submit {
+            let handler = try channel.pipeline.syncOperations.handler(type: DHCPv6ChannelHandler.self)
+            return handler.engine.poolUsage(now: handler.now())
+        }.get()
+    }
     public var stats: DHCPv6Stats { statsBox.withLockedValue { $0 } }
 
     @Sendable public static func unixTime() -> Double {
@@ -131,6 +142,7 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
     private struct Pending {
         var changes: [Lease6]
         var reply: [UInt8]
+        var event: DHCPv6Outcome.Event
         var remote: SocketAddress
     }
 
@@ -138,11 +150,15 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
     private let leaseStore: LeaseStore?
     private let logger: Logger
     private let stats: NIOLockedValueBox<DHCPv6Stats>
+    private var recorder: DHCPv6Recorder
     private let clock: @Sendable () -> Double
     private var commits = GroupCommitQueue<Pending>()
 
+    func now() -> Double { clock() }
+
     init(engine: DHCPv6Server, leaseStore: LeaseStore?, logger: Logger, stats: NIOLockedValueBox<DHCPv6Stats>,
-         clock: @escaping @Sendable () -> Double) {
+         recorder: DHCPv6Recorder, clock: @escaping @Sendable () -> Double) {
+        self.recorder = recorder
         self.engine = engine
         self.leaseStore = leaseStore
         self.logger = logger
@@ -162,18 +178,21 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
             case .ignored: s.ignored += 1
             }
         }
+        recorder.count(bytes, outcome)
         log(outcome, from: envelope.remoteAddress)
         guard let reply = outcome.reply else { return }
         if leaseStore == nil || outcome.leaseChanges.isEmpty {
-            send(reply, to: envelope.remoteAddress, context: context)
+            send(reply, outcome.event, to: envelope.remoteAddress, context: context)
             return
         }
-        if let batch = commits.enqueue(Pending(changes: outcome.leaseChanges, reply: reply, remote: envelope.remoteAddress)) {
+        if let batch = commits.enqueue(Pending(changes: outcome.leaseChanges, reply: reply, event: outcome.event,
+                                               remote: envelope.remoteAddress)) {
             commit(batch, context: context)
         }
     }
 
-    private func send(_ reply: [UInt8], to remote: SocketAddress, context: ChannelHandlerContext) {
+    private func send(_ reply: [UInt8], _ event: DHCPv6Outcome.Event, to remote: SocketAddress, context: ChannelHandlerContext) {
+        recorder.sent(event)
         let buffer = context.channel.allocator.buffer(bytes: reply)
         context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: buffer)), promise: nil)
     }
@@ -188,7 +207,7 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
             let (handler, context) = bound.value
             switch result {
             case .success:
-                for p in batch { handler.send(p.reply, to: p.remote, context: context) }
+                for p in batch { handler.send(p.reply, p.event, to: p.remote, context: context) }
             case .failure(let error):
                 handler.stats.withLockedValue { $0.persistErrors += records.count }
                 handler.logger.error("DHCPv6 lease write failed; replies not sent", metadata: ["error": "\(error)"])

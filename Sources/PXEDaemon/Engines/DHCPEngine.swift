@@ -1,3 +1,4 @@
+import CoreMetrics
 import DHCP
 import Logging
 import NIOCore
@@ -29,10 +30,12 @@ public final class DHCPEngine: Engine {
     }
 
     /// Opens the lease file (or returns the one already open for it), logging what recovery found.
+    static func leaseStoreKey(_ path: String) -> String { "lease-store:\(path)" }
+
     static func leaseStore(_ path: String, resources: EngineResources, logger: Logger) throws -> LeaseStore {
         do {
-            return try resources.shared("lease-store:\(path)") {
-                let (store, warnings) = try LeaseStore.open(path: path)
+            return try resources.shared(leaseStoreKey(path)) {
+                let (store, warnings) = try LeaseStore.open(path: path, metrics: resources.metrics)
                 for w in warnings { logger.warning("lease file \(path): \(w)") }
                 return store
             }
@@ -70,12 +73,19 @@ public final class DHCPEngine: Engine {
         ]
     }
 
+    public func observe() async -> EngineObservation {
+        var o = EngineObservation()
+        o.pools = await listener.poolUsage()
+        return o
+    }
+
     struct Plan: EnginePlan {
         let key: EngineKey
         let settings: DHCPServiceConfig
         let leaseFile: String
         let resources: EngineResources
         let logger: Logger
+        let metrics: any MetricsFactory
 
         func store() throws -> LeaseStore {
             try DHCPEngine.leaseStore(leaseFile, resources: resources, logger: logger)
@@ -85,7 +95,7 @@ public final class DHCPEngine: Engine {
             let store = try store()
             do {
                 let listener = try await DHCPListener.start(group: group, settings: settings, port: settings.port,
-                                                            leases: store, logger: logger)
+                                                            leases: store, logger: logger, metrics: metrics)
                 return DHCPEngine(listener: listener)
             } catch {
                 throw EngineError("cannot listen on port \(settings.port): \(error)")
@@ -102,6 +112,6 @@ extension DHCPEngine: EngineKind {
         guard interface.config.dhcp != nil || interface.config.dhcpProxy != nil || interface.config.bootp else { return [] }
         return [Plan(key: EngineKey(kind: name, interface: interface.config.name),
                      settings: settings(generation, interface: interface), leaseFile: generation.leaseFile,
-                     resources: resources, logger: resources.logger)]
+                     resources: resources, logger: resources.logger, metrics: resources.metrics)]
     }
 }

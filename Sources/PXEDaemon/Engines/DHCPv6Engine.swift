@@ -45,6 +45,12 @@ public final class DHCPv6Engine: Engine {
         return .applied
     }
 
+    public func observe() async -> EngineObservation {
+        var o = EngineObservation()
+        o.pool6 = await listener.poolUsage()
+        return o
+    }
+
     public func stopListening() async { await listener.stop() }
     public func stop(grace: TimeAmount) async { await listener.stop() }
 
@@ -74,7 +80,7 @@ public final class DHCPv6Engine: Engine {
             let store = try store()
             do {
                 let listener = try await DHCPv6Listener.start(group: group, settings: settings, leaseStore: store,
-                                                              leases: store.leases6, logger: logger)
+                                                              leases: store.leases6, logger: logger, metrics: resources.metrics)
                 return DHCPv6Engine(listener: listener)
             } catch {
                 throw EngineError("DHCPv6 on \(settings.interfaceName): \(error)")

@@ -1,6 +1,10 @@
+import CoreMetrics
+import DHCP
+import DHCPv6
 import Logging
 import NIOCore
 import PXEConfig
+import TFTP
 
 /// Which engine: its kind ("tftp", "dhcp", ...) on one interface.
 public struct EngineKey: Hashable, Sendable, CustomStringConvertible {
@@ -47,11 +51,26 @@ public protocol Engine: AnyObject, Sendable {
     func stopListening() async
     /// Stops taking requests, lets work in flight finish for up to `grace`, then ends it.
     func stop(grace: TimeAmount) async
-    /// The engine's figures, for the status line and the metrics endpoint.
+    /// The engine's figures, for the status line and `pxed status`.
     func counters() -> [EngineCounter]
+    /// What the engine holds now: pool usage, transfers in flight (for `pxed status` and the
+    /// gauges refreshed at each scrape).
+    func observe() async -> EngineObservation
+}
+
+/// A look at an engine's state at one moment.
+public struct EngineObservation: Sendable {
+    public var pools: [PoolUsage] = []
+    public var pool6: Pool6Usage? = nil
+    public var transfers: [ActiveTransfer] = []
+    /// The engine's own count of transfers running (TFTP), for its gauge.
+    public var activeTransfers: Int? = nil
+    public init() {}
 }
 
 extension Engine {
+    public func observe() async -> EngineObservation { EngineObservation() }
+
     /// "name=value ..." of every counter: the engine's SIGUSR1 status line after its key.
     public func statusText() -> String {
         counters().map { "\($0.name)=\($0.value)" }.joined(separator: " ")
@@ -109,8 +128,14 @@ public final class EngineResources: @unchecked Sendable {
     private var used: Set<String> = []
     /// For what opening a resource finds (recovered records, warnings).
     public let logger: Logger
+    /// What engines record their metrics to: the Prometheus registry when `metrics:` is set,
+    /// a no-op otherwise (set by the supervisor before each generation).
+    public internal(set) var metrics: any MetricsFactory = NOOPMetricsHandler.instance
 
     public init(logger: Logger) { self.logger = logger }
+
+    /// The resource under `key` if one is open (without marking it used).
+    public func existing<T: AnyObject>(_ key: String, as: T.Type = T.self) -> T? { resources[key] as? T }
 
     /// The resource under `key`, opened with `open` the first time.
     public func shared<T: AnyObject>(_ key: String, open: () throws -> T) throws -> T {

@@ -1,5 +1,6 @@
 import HTTPBoot
 import TFTP
+import CoreMetrics
 import Logging
 import NIOCore
 import PXEConfig
@@ -40,13 +41,21 @@ public final class HTTPEngine: Engine {
         ]
     }
 
+    public func observe() async -> EngineObservation {
+        var o = EngineObservation()
+        o.transfers = server.activeDownloads
+        return o
+    }
+
     struct Plan: EnginePlan {
         let key: EngineKey
         let configuration: HTTPBootConfiguration
+        let metrics: any MetricsFactory
 
         func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine {
             do {
-                let server = try await HTTPBootServer.start(group: group, configuration: configuration, logger: logger)
+                let server = try await HTTPBootServer.start(group: group, configuration: configuration, logger: logger,
+                                                            metrics: metrics, metricLabels: [("interface", key.interface)])
                 logger.info("\(key): serving \(configuration.root) on http://\(SocketAddress.hostAndPort(configuration.address, configuration.port))/")
                 return HTTPEngine(server: server)
             } catch {
@@ -64,7 +73,8 @@ extension HTTPEngine: EngineKind {
         guard let settings = interface.config.http else { return [] }
         return interface.servedAddresses.map { served in
             Plan(key: EngineKey(kind: name, interface: interface.config.name, family: served.family),
-                 configuration: configuration(settings, interface: interface.config, address: served.address))
+                 configuration: configuration(settings, interface: interface.config, address: served.address),
+                 metrics: resources.metrics)
         }
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import PXEConfig
@@ -49,12 +50,21 @@ public final class TFTPEngine: Engine {
         ]
     }
 
+    public func observe() async -> EngineObservation {
+        var o = EngineObservation()
+        o.transfers = server.activeTransfers
+        o.activeTransfers = server.stats.active
+        return o
+    }
+
     struct Plan: EnginePlan {
         let key: EngineKey
         let configuration: TFTPServerConfiguration
+        let metrics: any MetricsFactory
 
         func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine {
-            let server = try await TFTPServer.start(group: group, configuration: configuration, logger: logger)
+            let server = try await TFTPServer.start(group: group, configuration: configuration, logger: logger, metrics: metrics,
+                                                    metricLabels: [("interface", key.interface)])
             logger.info("\(key): serving \(configuration.root) on \(SocketAddress.hostAndPort(configuration.address, configuration.port))\(configuration.limits.rfc1350 ? " (RFC 1350 only)" : "")")
             return TFTPEngine(server: server)
         }
@@ -69,7 +79,8 @@ extension TFTPEngine: EngineKind {
         guard let settings = interface.config.tftp else { return [] }
         return interface.servedAddresses.map { served in
             Plan(key: EngineKey(kind: name, interface: interface.config.name, family: served.family),
-                 configuration: configuration(settings, interface: interface.config.name, address: served.address))
+                 configuration: configuration(settings, interface: interface.config.name, address: served.address),
+                 metrics: resources.metrics)
         }
     }
 }

@@ -168,8 +168,13 @@ final class TransferControl: Sendable {
     private let state: NIOLockedValueBox<State>
     /// Read once per datagram by the transfer's thread: an atomic, not the lock.
     private let cancelled = Atomic<Bool>(false)
+    /// Bytes moved so far, stored by the transfer's thread as it goes (for `pxed status`).
+    private let progressBytes = Atomic<Int>(0)
 
     init(fd: Int32) { state = NIOLockedValueBox(State(fd: fd)) }
+
+    var bytesSoFar: Int { progressBytes.load(ordering: .relaxed) }
+    func progressed(to bytes: Int) { progressBytes.store(bytes, ordering: .relaxed) }
 
     var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
 

@@ -26,6 +26,8 @@ struct PreparedTransfer: @unchecked Sendable {
     /// UDP GSO segment size for windows (0: lockstep, no GSO).
     var gsoSegment: Int
     var parameters: TransferParameters
+    /// A read's file size in bytes as sent (nil for uploads, or netascii too large to count).
+    var size: Int? = nil
 
     static func make(request: TFTPRequest, isRead: Bool, config: TFTPServerConfiguration,
                      jail: PathJail) throws -> PreparedTransfer {
@@ -42,7 +44,8 @@ struct PreparedTransfer: @unchecked Sendable {
                 ? SendSession(source: NetasciiEncodingSource(FileSource(fd: fd)), parameters: params, optionAck: oack, policy: policy)
                 : SendSession(source: FileSource(fd: fd), parameters: params, optionAck: oack, policy: policy)
             return PreparedTransfer(session: session, fd: fd, upload: nil,
-                                    gsoSegment: params.windowSize > 1 ? params.blockSize + 4 : 0, parameters: params)
+                                    gsoSegment: params.windowSize > 1 ? params.blockSize + 4 : 0, parameters: params,
+                                    size: exactSize)
         } else {
             guard config.uploads else { throw PathJail.Refusal.accessViolation("uploads are disabled") }
             let (fd, temp, final) = try jail.createForWriting(request.filename, overwrite: config.overwrite)

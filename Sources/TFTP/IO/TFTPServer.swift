@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -18,14 +19,18 @@ public final class TFTPServer: Sendable {
         let group: any EventLoopGroup
         let state: NIOLockedValueBox<State>
         let logger: Logger
-        init(group: any EventLoopGroup, configuration: TFTPServerConfiguration, jail: PathJail?, logger: Logger) {
+        let recorder: TFTPRecorder
+        init(group: any EventLoopGroup, configuration: TFTPServerConfiguration, jail: PathJail?, logger: Logger,
+             recorder: TFTPRecorder) {
             self.group = group
             self.logger = logger
+            self.recorder = recorder
             state = NIOLockedValueBox(State(configuration: configuration, jail: jail))
         }
 
         /// The one place a finished transfer is counted and logged.
         func record(_ id: TFTPAdmission.SessionID, _ record: TransferRecord) {
+            recorder.record(record)
             state.withLockedValue { s in
                 s.controls[id] = nil
                 let ending: TFTPAdmission.Ending = if record.outcome.isSuccess {
@@ -45,14 +50,24 @@ public final class TFTPServer: Sendable {
         var configuration: TFTPServerConfiguration
         var jail: PathJail?
         var admission: TFTPAdmission
-        /// How to end each running transfer from outside its thread.
-        var controls: [TFTPAdmission.SessionID: TransferControl] = [:]
+        /// Each running transfer: how to end it from outside its thread, and what it is.
+        var controls: [TFTPAdmission.SessionID: Running] = [:]
 
         init(configuration: TFTPServerConfiguration, jail: PathJail?) {
             self.configuration = configuration
             self.jail = jail
             admission = TFTPAdmission(maxSessions: configuration.maxSessions, portRange: configuration.portRange)
         }
+    }
+
+    struct Running {
+        let control: TransferControl
+        let client: SocketAddress
+        let filename: String
+        let isRead: Bool
+        let size: Int?
+        let parameters: TransferParameters
+        let started: NIODeadline
     }
 
     private init(listener: any Channel, shared: Shared, logger: Logger) {
@@ -64,13 +79,16 @@ public final class TFTPServer: Sendable {
 
     /// Binds the listener. Throws a clear error if the address or port cannot be bound or the
     /// root does not exist.
+    /// - Parameter metricLabels: the labels of this server's series (`interface`).
     public static func start(group: any EventLoopGroup, configuration: TFTPServerConfiguration,
-                             logger: Logger) async throws -> TFTPServer {
+                             logger: Logger, metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+                             metricLabels: [(String, String)] = []) async throws -> TFTPServer {
         let jail: PathJail
         do { jail = try PathJail(root: configuration.root) } catch {
             throw TFTPServerError.badRoot(configuration.root)
         }
-        let shared = Shared(group: group, configuration: configuration, jail: jail, logger: logger)
+        let shared = Shared(group: group, configuration: configuration, jail: jail, logger: logger,
+                            recorder: TFTPRecorder(labels: metricLabels, factory: metrics))
         let channel: any Channel
         do {
             channel = try await DatagramBootstrap(group: group)
@@ -105,11 +123,23 @@ public final class TFTPServer: Sendable {
     public var configuration: TFTPServerConfiguration { shared.state.withLockedValue { $0.configuration } }
     public var stats: TFTPServerStats { shared.state.withLockedValue { $0.admission.stats } }
 
+    /// The transfers running now, oldest first.
+    public var activeTransfers: [ActiveTransfer] {
+        let now = NIODeadline.now()
+        return shared.state.withLockedValue { s in
+            s.controls.values.sorted { $0.started < $1.started }.map { r in
+                ActiveTransfer(client: r.client.hostAndPort, filename: r.filename, isRead: r.isRead, bytes: r.control.bytesSoFar,
+                               size: r.size, seconds: Double((now - r.started).nanoseconds) / 1e9,
+                               blockSize: r.parameters.blockSize, windowSize: r.parameters.windowSize)
+            }
+        }
+    }
+
     /// Stops taking requests, lets running transfers finish for up to `grace`, then closes them.
     public func stop(grace: TimeAmount = .seconds(5)) async {
         await stopListening()
         await waitForSessionsToEnd(within: grace)
-        let controls = shared.state.withLockedValue { s in Array(s.controls.values) }
+        let controls = shared.state.withLockedValue { s in s.controls.values.map(\.control) }
         for control in controls { control.cancel() }
         // The transfer threads see the cancellation at once; wait briefly for their log lines.
         await waitForSessionsToEnd(within: .seconds(1))
@@ -157,6 +187,7 @@ final class RequestHandler: ChannelInboundHandler {
             packet = try TFTPPacket.decode(envelope.data)
         } catch {
             shared.state.withLockedValue { $0.admission.malformedRequest() }
+            shared.recorder.malformed.increment()
             shared.logger.debug("malformed request from \(peer): \(error)")
             reply(context, to: peer, .error(.illegalOperation, "malformed request"))
             return
@@ -182,12 +213,16 @@ final class RequestHandler: ChannelInboundHandler {
         let (decision, config, jail, victim) = shared.state.withLockedValue { s in
             let decision = s.admission.requestReceived(now: .now())
             var victim: TransferControl?
-            if case .admit(_, _, let evicting?) = decision { victim = s.controls.removeValue(forKey: evicting) }
+            if case .admit(_, _, let evicting?) = decision { victim = s.controls.removeValue(forKey: evicting)?.control }
             return (decision, s.configuration, s.jail, victim)
         }
-        victim?.cancel()
+        if let victim {
+            victim.cancel()
+            shared.recorder.evicted.increment()
+        }
         switch decision {
         case .refuse(let error):
+            shared.recorder.refusedBusy.increment()
             reply(context, to: peer, error)
         case .admit(let id, let ports, _):
             guard let jail else { return }
@@ -211,11 +246,13 @@ final class RequestHandler: ChannelInboundHandler {
             prepared = try PreparedTransfer.make(request: request, isRead: isRead, config: config.forClient(peer), jail: jail)
         } catch let refusal as PathJail.Refusal {
             shared.state.withLockedValue { $0.admission.ended(id, .refused) }
+            shared.recorder.refusedPath.increment()
             logger.info("refused \(isRead ? "RRQ" : "WRQ") \(request.filename.debugDescription) from \(peer): \(refusal)")
             reply(context, to: peer, .error(refusal.code, refusal.description))
             return
         } catch {
             shared.state.withLockedValue { $0.admission.ended(id, .abandoned) }
+            shared.recorder.refusedError.increment()
             reply(context, to: peer, .error(.notDefined, "\(error)"))
             return
         }
@@ -225,6 +262,7 @@ final class RequestHandler: ChannelInboundHandler {
         } catch {
             shared.state.withLockedValue { $0.admission.ended(id, .abandoned) }
             prepared.abandon()
+            shared.recorder.refusedError.increment()
             logger.error("cannot open transfer socket for \(peer): \(error)")
             reply(context, to: peer, .error(.notDefined, "no free transfer port"))
             return
@@ -238,7 +276,8 @@ final class RequestHandler: ChannelInboundHandler {
                                       companionLoop: shared.group.next(), hooks: hooks)
         let admitted = shared.state.withLockedValue { s -> Bool in
             guard s.admission.opened(id, now: .now()) else { return false }
-            s.controls[id] = transfer.control
+            s.controls[id] = TFTPServer.Running(control: transfer.control, client: peer, filename: request.filename, isRead: isRead,
+                                     size: prepared.size, parameters: prepared.parameters, started: .now())
             return true
         }
         guard admitted else {
@@ -246,7 +285,10 @@ final class RequestHandler: ChannelInboundHandler {
             prepared.abandon()
             return
         }
-        if !transfer.start() {
+        if transfer.start() {
+            shared.recorder.started.increment()
+        } else {
+            shared.recorder.refusedError.increment()
             shared.state.withLockedValue { s in
                 s.controls[id] = nil
                 s.admission.ended(id, .abandoned)

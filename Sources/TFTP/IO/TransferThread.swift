@@ -97,6 +97,7 @@ struct TransferThread: @unchecked Sendable {
             hooks.progressed()
         }
         perform(transfer.session.received(packet, now: .now()))
+        control.progressed(to: transfer.session.stats.bytes)
     }
 
     private mutating func perform(_ action: SessionAction) {
