@@ -109,6 +109,7 @@ let package = Package(
         .testTarget(name: "DHCPv6Tests", dependencies: ["DHCPv6", "PXEConfig"]),
         .testTarget(name: "HTTPBootTests", dependencies: ["HTTPBoot", "TFTP", .product(name: "NIOCore", package: "swift-nio"),
                                                           .product(name: "NIOHTTP1", package: "swift-nio")]),
-        .testTarget(name: "PXEDaemonTests", dependencies: ["PXEDaemon", "PXEConfig", "TFTP", "DHCP"]),
+        .testTarget(name: "PXEDaemonTests", dependencies: ["PXEDaemon", "PXEConfig", "TFTP", "DHCP", "PXEMetrics",
+                                                           .product(name: "Prometheus", package: "swift-prometheus")]),
     ]
 )
