@@ -5,8 +5,10 @@ set -u
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 bash scripts/install-deps.sh || { echo "dependency install failed"; exit 1; }
+build_start=$(date +%s)
 swift build --build-tests 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" | tail -5
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed"; exit 1; }
+echo "=== build (debug, with tests): $(( $(date +%s) - build_start )) s"
 
 unit_rc=0
 swift test --skip-build 2>&1 | tee /tmp/pxed-unit.log | grep -E "✘|Test run with|error:" | tail -40

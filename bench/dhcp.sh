@@ -16,7 +16,9 @@
 #
 # Environment:
 #   BIN       directory holding the pxed binary (default $REPO/.build/release)
-#   SERVERS   which servers, in order (default "pxed dnsmasq kea")
+#   SERVERS   which servers, in order (default "pxed dnsmasq kea"); "pxed_metrics" is pxed with
+#             metrics on (metrics.listen on the server namespace's loopback) and scraped every
+#             second during the step, to weigh what the metrics cost against "pxed"
 #   RATES     offered rates, DORA/s (default "500 1000 2000 4000 8000 12000 16000")
 #   PERIOD    seconds per step (default 10); CLIENTS distinct clients (default 5000)
 #   STOP_AT   skip a server's higher rates once REQUEST-ACK drops exceed this percent (default 30)
@@ -77,6 +79,7 @@ start_pxed() {
 # Per-lease log lines off (as for dnsmasq --quiet-dhcp and Kea at WARN).
 log-level: warning
 lease-file: $1/leases
+control-socket: $1/control.sock
 interfaces:
   $VS:
     address: $SRV
@@ -89,6 +92,20 @@ interfaces:
 EOF
   ip netns exec "$S" "$BIN/pxed" -c "$1/pxed.yaml" > "$1/server.log" 2>&1 &
   SPID=$!
+}
+# pxed with metrics on, and a scraper (one GET /metrics a second, as Prometheus would) that ends
+# with the server.
+start_pxed_metrics() {
+  start_pxed "$1"
+  kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+  echo "metrics: {listen: \"127.0.0.1:9167\"}" >> "$1/pxed.yaml"
+  ip netns exec "$S" "$BIN/pxed" -c "$1/pxed.yaml" > "$1/server.log" 2>&1 &
+  SPID=$!
+  local server=$SPID
+  ( while kill -0 "$server" 2>/dev/null; do
+      ip netns exec "$S" curl -s -o /dev/null --max-time 2 http://127.0.0.1:9167/metrics
+      sleep 1
+    done ) > /dev/null 2>&1 &
 }
 start_dnsmasq() {
   ip netns exec "$S" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --interface="$VS" \

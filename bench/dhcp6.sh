@@ -48,6 +48,7 @@ start_pxed() {
     cat >"$1/pxed.yaml" <<EOF
 log-level: warning
 lease-file: $1/leases
+control-socket: $1/control.sock
 interfaces:
   $VS:
     address6: off
@@ -79,14 +80,18 @@ wait_ready() {
     done
     return 1
 }
-run_step() { # SERVER RATE -> "rate got sa_drop rr_drop"
-    local dir=$W/$1-$2
+# UDP datagrams dropped because a socket's receive queue was full, in namespace $1.
+rcvbuf_errors() { ip netns exec "$1" nstat -asz Udp6RcvbufErrors 2>/dev/null | awk '/Udp6RcvbufErrors/{print $2; f=1} END{if(!f) print 0}'; }
+run_step() { # SERVER RATE -> "rate got sa_drop rr_drop srv_ovf cli_ovf"
+    local dir=$W/$1-$2 s0 c0
     mkdir -p "$dir"
     "start_$1" "$dir"
-    wait_ready || { stop_server; echo "$2 - - -"; return; }
+    wait_ready || { stop_server; echo "$2 - - - - -"; return; }
+    s0=$(rcvbuf_errors "$S"); c0=$(rcvbuf_errors "$C")
     ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -6 -l "$VC" -R "$CLIENTS" -r "$2" -p "$PERIOD" -W 1000000 >"$dir/p.out" 2>&1
+    echo "$(( $(rcvbuf_errors "$S") - s0 )) $(( $(rcvbuf_errors "$C") - c0 ))" > "$dir/ovf"
     stop_server
-    python3 - "$dir/p.out" "$2" <<'PY'
+    python3 - "$dir/p.out" "$2" "$dir/ovf" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
 def block(n):
@@ -94,15 +99,16 @@ def block(n):
     return float(re.search(r"drops ratio: ([0-9.]+)", m.group(1)).group(1)) if m else None
 r = re.search(r"Rate: ([0-9.]+)", t)
 sa, rr = block("SOLICIT-ADVERTISE"), block("REQUEST-REPLY")
-print(sys.argv[2], f"{float(r.group(1)):.0f}" if r else "-", sa if sa is not None else "-", rr if rr is not None else "-")
+print(sys.argv[2], f"{float(r.group(1)):.0f}" if r else "-", sa if sa is not None else "-", rr if rr is not None else "-",
+      open(sys.argv[3]).read().strip())
 PY
 }
 echo "# DHCPv6 bench: perfdhcp -6, $CLIENTS clients, ${PERIOD}s per step; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); kea-dhcp6 $(kea-dhcp6 -v)"
-echo "| server | offered/s | exchanges/s | SOLICIT-ADVERTISE drop % | REQUEST-REPLY drop % |"
-echo "|---|---|---|---|---|"
+echo "| server | offered/s | exchanges/s | SOLICIT-ADVERTISE drop % | REQUEST-REPLY drop % | server queue overflows | client queue overflows |"
+echo "|---|---|---|---|---|---|---|"
 for server in $SERVERS; do
     for rate in $RATES; do
-        read -r r got sa rr <<<"$(run_step "$server" "$rate")"
-        echo "| $server | $r | $got | $sa | $rr |"
+        read -r r got sa rr so co <<<"$(run_step "$server" "$rate")"
+        echo "| $server | $r | $got | $sa | $rr | $so | $co |"
     done
 done

@@ -39,6 +39,7 @@ SIZE=$(stat -c %s "$ROOT/big.bin")
 cat >"$TMP/pxed.yaml" <<EOF
 log-level: info
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 tftp: {root: $ROOT, port: 17401, windowsize-max: 64}
 http: {port: 17480}
 interfaces:

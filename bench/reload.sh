@@ -21,7 +21,7 @@ write_config() { # root, hosts offset
   python3 - "$T/pxed.yaml" "$1" "$HOSTS" "$2" "$T/leases" <<'PY'
 import sys
 path, root, n, off, leases = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-lines = [f"lease-file: {leases}", "tftp:", f"  root: {root}", "  port: 17569", "interfaces:", "  lo:",
+lines = [f"lease-file: {leases}", f"control-socket: {leases}.sock", "tftp:", f"  root: {root}", "  port: 17569", "interfaces:", "  lo:",
          "    address: 10.77.0.1", "    tftp: true", "    dhcp:", "      subnet: 10.77.0.0/16",
          "      range: 10.77.200.1-10.77.250.254", "      port: 17567", "hosts:"]
 for i in range(n):

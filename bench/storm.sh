@@ -16,6 +16,7 @@ ip -n "$CLI" addr add 10.82.0.3/16 dev "$CIF"   # the flood's own relay address
 mkdir -p "$TMP/root"; head -c 1048576 /dev/urandom > "$TMP/root/big.bin"; WANT=$(sha "$TMP/root/big.bin")
 cat > "$TMP/pxed.yaml" <<YAML
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 tftp: {root: $TMP/root, timeout: 1, retries: 3, max-sessions: $MAX_SESSIONS}
 interfaces:
   $SIF:

@@ -9,7 +9,10 @@
 #   PARALLEL=50       concurrent 1 MiB downloads in the parallel row
 #   SKIP_BUILD=1      use the existing release binaries in .build-release
 #   ATFTPD=/path      an atftpd binary (default: system one, else `apt-get download atftpd` + dpkg -x)
-# Ports: 17301 (ptftpd), 17302 (tftpd-hpa), 17303 (atftpd), UDP on 127.0.0.1 only.
+#   METRICS=0         skip the metrics-cost rows (pxed's TFTP engine with metrics off and on)
+#   METRICS_ONLY=1    only the metrics-cost rows
+# Ports: 17301 (ptftpd), 17302 (tftpd-hpa), 17303 (atftpd), 17304/17305 (pxed without/with
+# metrics, its /metrics on TCP 17306, scraped every second), UDP on 127.0.0.1 only.
 
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,10 +23,14 @@ SCRATCH=$REPO/.build-release
 P_PT=17301
 P_HPA=17302
 P_AT=17303
+P_PX=17304
+P_PXM=17305
+P_MET=17306
+METRICS=${METRICS:-1}
 
 # --- release build ------------------------------------------------------------------------
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    for product in ptftpd ptftp; do
+    for product in ptftpd ptftp pxed; do
         echo "# swift build -c release --product $product (a few minutes the first time)" >&2
         if ! timeout 1800 swift build -c release --scratch-path "$SCRATCH" --product "$product" >"/tmp/pxed-bench-build-$product.log" 2>&1; then
             echo "bench: release build of $product failed:" >&2
@@ -36,7 +43,7 @@ fi
 BIN=$(cd "$REPO" && swift build -c release --scratch-path "$SCRATCH" --show-bin-path 2>/dev/null)
 export BIN
 . "$REPO/Tests/integration/lib.sh"
-lib_init tftp-bench 1800 ptftpd ptftp
+lib_init tftp-bench 1800 ptftpd ptftp pxed
 
 for c in curl atftp in.tftpd python3; do
     command -v "$c" >/dev/null || { echo "bench: $c is not installed" >&2; exit 1; }
@@ -84,6 +91,26 @@ PID_AT=$SPAWNED
 for p in $P_PT $P_HPA $P_AT; do
     wait_udp $p 10 || { echo "bench: no server on port $p" >&2; cat "$TMP"/*.log >&2; exit 1; }
 done
+# pxed's TFTP engine twice, metrics off and on; the one with metrics is scraped every second.
+if [ "$METRICS" = 1 ]; then
+    for m in off on; do
+        port=$P_PX; [ $m = on ] && port=$P_PXM
+        {
+            echo "log-level: warning"
+            echo "lease-file: $TMP/leases-$m"
+            echo "control-socket: $TMP/control-$m.sock"
+            [ $m = on ] && echo "metrics: {listen: \"$HOST:$P_MET\"}"
+            echo "tftp: {root: $ROOT, port: $port}"
+            echo "interfaces:"
+            echo "  lo: {address: $HOST, address6: off, tftp: true}"
+        } > "$TMP/pxed-$m.yaml"
+        spawn "$TMP/pxed-$m.log" "$BIN/pxed" -c "$TMP/pxed-$m.yaml"
+        [ $m = on ] && PID_PXM=$SPAWNED || PID_PX=$SPAWNED
+        wait_udp $port 10 || { echo "bench: pxed (metrics $m) did not start" >&2; cat "$TMP/pxed-$m.log" >&2; exit 1; }
+    done
+    spawn "$TMP/scraper.log" bash -c "for i in \$(seq 3600); do curl -s -o /dev/null --max-time 2 http://$HOST:$P_MET/metrics; sleep 1; done"
+    SCRAPER=$SPAWNED
+fi
 
 # --- measuring ----------------------------------------------------------------------------
 # seconds CMD...: run CMD once (bounded), print elapsed seconds, or "fail".
@@ -210,7 +237,9 @@ ROWS=()
 PT_ROWS=()
 row() { ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s | %s |' "$@")"); echo "# ${ROWS[-1]}" >&2; }
 
+[ "${METRICS_ONLY:-0}" = 1 ] && MAIN_ROWS=0 || MAIN_ROWS=1
 for c in curl512 curl1468; do
+    [ $MAIN_ROWS = 1 ] || break
     measure $c:$P_PT $c:$P_HPA $c:$P_AT
     a=${MBPS[$c:$P_PT]}; h=${MBPS[$c:$P_HPA]}; t=${MBPS[$c:$P_AT]}
     r=$(ratio "$a" "$h")
@@ -218,6 +247,7 @@ for c in curl512 curl1468; do
         "≥ 1.0 vs tftpd-hpa" "$(meets "$r" '>=' 1.0)"
 done
 for w in 16 64; do
+    [ $MAIN_ROWS = 1 ] || break
     measure atftp$w:$P_PT atftp$w:$P_AT ptftp$w:$P_PT
     a=${MBPS[atftp$w:$P_PT]}; t=${MBPS[atftp$w:$P_AT]}
     r=$(ratio "$a" "$t")
@@ -229,14 +259,34 @@ for w in 16 64; do
     PT_ROWS+=("ptftp→ptftpd vs atftp→atftpd, windowsize $w (MB/s)|$a|n/a|$t (atftp)|$r|$tgt|$m")
 done
 for x in "${PT_ROWS[@]}"; do IFS='|' read -r c1 c2 c3 c4 c5 c6 c7 <<<"$x"; row "$c1" "$c2" "$c3" "$c4" "$c5" "$c6" "$c7"; done
-parallel $P_PT $P_HPA $P_AT
-a=${WALL[$P_PT]}; h=${WALL[$P_HPA]}; t=${WALL[$P_AT]}
-r=$(ratio "$h" "$a")
-row "$PARALLEL parallel 1 MiB curl downloads, wall s (lower is better)" "$a" "$h" "$t" "$r× faster than hpa" \
-    "faster than tftpd-hpa" "$(meets "$r" '>' 1.0)"
+if [ $MAIN_ROWS = 1 ]; then
+    parallel $P_PT $P_HPA $P_AT
+    a=${WALL[$P_PT]}; h=${WALL[$P_HPA]}; t=${WALL[$P_AT]}
+    r=$(ratio "$h" "$a")
+    row "$PARALLEL parallel 1 MiB curl downloads, wall s (lower is better)" "$a" "$h" "$t" "$r× faster than hpa" \
+        "faster than tftpd-hpa" "$(meets "$r" '>' 1.0)"
+fi
 hwm() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 a=$(hwm $PID_PT); h=$(hwm $PID_HPA); t=$(hwm $PID_AT)
-row "server peak RSS, VmHWM (MiB)" "$a" "$h (listener only)" "$t" "-" "ptftpd < 32 MiB" "$(meets "$a" '<' 32)"
+[ $MAIN_ROWS = 1 ] && row "server peak RSS, VmHWM (MiB)" "$a" "$h (listener only)" "$t" "-" "ptftpd < 32 MiB" "$(meets "$a" '<' 32)"
+
+# --- what metrics cost: pxed's TFTP engine, metrics off against on (scraped every second) ---
+MROWS=()
+if [ "$METRICS" = 1 ]; then
+    mrow() { MROWS+=("$(printf '| %s | %s | %s | %s | %s |' "$@")"); echo "# ${MROWS[-1]}" >&2; }
+    for c in curl1468 atftp64; do
+        measure $c:$P_PX $c:$P_PXM
+        off=${MBPS[$c:$P_PX]}; on=${MBPS[$c:$P_PXM]}
+        mrow "$c (MB/s)" "$off" "$on" "$(ratio "$on" "$off")" "$(meets "$(ratio "$on" "$off")" '>=' 0.95)"
+    done
+    parallel $P_PX $P_PXM
+    off=${WALL[$P_PX]}; on=${WALL[$P_PXM]}
+    mrow "$PARALLEL parallel 1 MiB curl, wall s" "$off" "$on" "$(ratio "$off" "$on")" "$(meets "$(ratio "$off" "$on")" '>=' 0.95)"
+    mrow "peak RSS, VmHWM (MiB)" "$(hwm $PID_PX)" "$(hwm $PID_PXM)" "-" "-"
+    scrapes=$(curl -s "http://$HOST:$P_MET/metrics" | awk '/^pxed_tftp_transfers_total\{.*outcome="completed"/ {s += $2} END {print s + 0}')
+    mrow "transfers the metrics counted (completed)" "-" "$scrapes" "-" "-"
+    stop "$SCRAPER"
+fi
 
 echo
 echo "TFTP benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), pxed $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null)$(cd "$REPO" && git diff --quiet HEAD -- Sources 2>/dev/null || echo '+dirty'), release build"
@@ -246,4 +296,12 @@ echo
 echo "| measurement | ptftpd | tftpd-hpa | atftpd | ptftpd/peer | target | met |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
+if [ ${#MROWS[@]} -gt 0 ]; then
+    echo
+    echo "What metrics cost (pxed's TFTP engine, median of $REPS; on = metrics.listen set and /metrics scraped every second; ratio on/off, ≥ 0.95 is within noise)"
+    echo
+    echo "| measurement | metrics off | metrics on | on/off | within noise |"
+    echo "|---|---|---|---|---|"
+    printf '%s\n' "${MROWS[@]}"
+fi
 exit 0

@@ -113,8 +113,8 @@ manpage() { # name section
   mkdir -p "$dir"
   COLUMNS=100 "$OUT/$name" --help > "$dir/main"
   if [ "$name" = pxed ]; then
-    # The default subcommand carries the daemon's options; check and leases have their own.
-    for s in serve check leases; do COLUMNS=100 "$OUT/pxed" "$s" --help > "$dir/$s"; subs+=("$s=$dir/$s"); done
+    # The default subcommand carries the daemon's options; check, leases and status have their own.
+    for s in serve check leases status; do COLUMNS=100 "$OUT/pxed" "$s" --help > "$dir/$s"; subs+=("$s=$dir/$s"); done
     cp "$PKG/man/pxed.8.extra" "$extra"
   else
     { echo ".SH SEE ALSO"

@@ -283,8 +283,11 @@ extension Supervisor {
         do {
             // No file root: the one thing served is the route.
             let config = HTTPBootConfiguration(address: settings.address, port: Int(settings.port), root: "", maxConnections: 64)
+            // A scrape a second would flood the log at info: only errors (notice) are logged.
+            var quiet = logger
+            quiet.logLevel = max(logger.logLevel, .notice)
             metricsServer = try await HTTPBootServer.start(group: group, configuration: config, routes: [MetricsRoute(supervisor: self)],
-                                                           logger: logger)
+                                                           logger: quiet)
             logger.info("metrics: serving Prometheus metrics on http://\(settings.listenText)/metrics")
             return nil
         } catch {

@@ -215,3 +215,10 @@ import TFTP
         #expect(messages("control-socket: relative.sock\n").first?.contains("control-socket: must be an absolute path") == true)
     }
 }
+
+@Suite struct VersionTests {
+    @Test func theBinaryAndThePackageSayTheSameVersion() throws {
+        let file = try String(contentsOfFile: ObservabilityTests.repositoryRoot + "/packaging/VERSION", encoding: .utf8)
+        #expect(file.trimmingCharacters(in: .whitespacesAndNewlines) == PXEVersion.current)
+    }
+}

@@ -12,6 +12,7 @@ write_config() { # root, extra hosts
 cat > "$TMP/pxed.yaml" <<YAML
 log-level: info
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 tftp:
   root: $1
   port: $PORT

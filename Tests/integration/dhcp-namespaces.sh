@@ -54,6 +54,7 @@ write_config() {
   cat > "$CFG" <<EOF
 log-level: debug
 lease-file: $LEASES
+control-socket: $TMP/control.sock
 interfaces:
   $SIF:
     address: $SIP

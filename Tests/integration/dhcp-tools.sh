@@ -24,6 +24,7 @@ lease() { # NS IFACE OUT [udhcpc args]: one lease attempt; prints the bound line
 
 cat > "$TMP/pxed.yaml" <<YAML
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 interfaces:
   $A0:
     dhcp: {subnet: 10.91.1.0/24, range: 10.91.1.100-10.91.1.199, router: 10.91.1.1}

@@ -69,6 +69,7 @@ write_config() { # IPXE-ENTRY
     cat >"$CFG" <<EOF
 log-level: debug
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 tftp: {root: $ROOT, port: 69}
 http: {port: 80}
 interfaces:

@@ -86,6 +86,7 @@ write_config() { # proxy|pool
     cat >"$CFG" <<EOF
 log-level: debug
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 tftp:
   root: $ROOT
   port: 69

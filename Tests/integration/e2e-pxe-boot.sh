@@ -105,6 +105,7 @@ write_config() { # RFC1350(true|false)
   cat > "$CFG" <<EOF
 log-level: debug
 lease-file: $LEASES
+control-socket: $TMP/control.sock
 tftp:
   root: $ROOT
   port: 69

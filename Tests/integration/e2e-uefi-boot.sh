@@ -162,6 +162,7 @@ CFG=$TMP/pxed.yaml
 cat >"$CFG" <<EOF
 log-level: debug
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 tftp:
   root: $ROOT
   port: 69

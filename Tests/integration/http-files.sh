@@ -33,6 +33,7 @@ write_config() { # HTTP-ROOT-LINE
     cat >"$CFG" <<EOF
 log-level: info
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 tftp: {root: $ROOT, port: 17201}
 http: {port: $PORT$1}
 interfaces:

@@ -9,6 +9,7 @@ mkdir -p "$TMP/root"; head -c 2097152 /dev/urandom > "$TMP/root/f.bin"; WANT=$(s
 write_config() { # a host count that changes with every reload, so each one applies a real change
 cat > "$TMP/pxed.yaml.new" <<YAML
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 tftp: {root: $TMP/root}
 interfaces:
   $SIF:

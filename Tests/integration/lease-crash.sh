@@ -11,6 +11,7 @@ KILLS=${KILLS:-20}
 ns_pair lc 10.81.0.1/16 10.81.0.2/16 || { fail setup "namespace pair"; finish; }
 cat > "$TMP/pxed.yaml" <<YAML
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
 interfaces:
   $SIF:
     address: 10.81.0.1

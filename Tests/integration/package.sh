@@ -126,6 +126,8 @@ head -c 300000 /dev/urandom > "$TMP/tftp/boot.bin"
 cat > "$TMP/pxed.yaml" <<YAML
 log-level: info
 lease-file: $TMP/leases
+control-socket: $TMP/control.sock
+metrics: {listen: "127.0.0.1:17570"}
 tftp:
   root: $TMP/tftp
   port: $PORT
@@ -157,6 +159,11 @@ if /usr/bin/ptftp 127.0.0.1 $PORT -c get boot.bin "$TMP/got.bin" > "$TMP/ptftp.l
 else
   fail "installed ptftp fetches a file from the installed pxed" "$(cat "$TMP/ptftp.log"; tail -5 "$TMP/daemon.log")"
 fi
+/usr/sbin/pxed status -c "$TMP/pxed.yaml" --json > "$TMP/status.json" 2>&1
+check_why "installed pxed status reaches the sandboxed daemon's control socket" "$(head -c 300 "$TMP/status.json")" \
+    python3 -c "import json,sys; s=json.load(open('$TMP/status.json')); sys.exit(0 if s['engines'][0]['counters']['completed'] == 1 else 1)"
+check_why "the sandboxed daemon serves /metrics" "$(curl -sS http://127.0.0.1:17570/metrics 2>&1 | grep -m1 tftp_transfers_total)" \
+    bash -c "curl -sS http://127.0.0.1:17570/metrics | grep -q '^pxed_tftp_transfers_total{interface=\"lo\",outcome=\"completed\"} 1$'"
 kill -HUP "$PID"
 check "SIGHUP: sd_notify RELOADING=1 with MONOTONIC_USEC" wait_log "$TMP/notify.log" "RELOADING=1 MONOTONIC_USEC=" 5
 kill -TERM "$PID"
@@ -172,6 +179,7 @@ mkdir -p "$TMP/ns"
 echo "pxe rom" > "$TMP/ns/undionly.kpxe"
 cat > "$TMP/ns/pxed.yaml" <<YAML
 lease-file: $TMP/ns/leases
+control-socket: $TMP/ns/control.sock
 tftp:
   root: $TMP/ns
 interfaces:

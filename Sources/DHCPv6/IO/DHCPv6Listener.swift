@@ -49,6 +49,11 @@ public final class DHCPv6Listener: Sendable {
         let device = settings.interfaceName
         let bootstrap = DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // As for DHCPv4: a large kernel queue for bursts (a rack, a relay flushing), and up
+            // to 16 datagrams per recvmmsg.
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(DHCPListener.receiveBufferBytes))
+            .channelOption(.datagramVectorReadMessageCount, value: 16)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 2048))
             .channelInitializer { channel in
                 let add: @Sendable () throws -> Void = {
                     try channel.pipeline.syncOperations.addHandler(DHCPv6ChannelHandler(
@@ -63,8 +68,14 @@ public final class DHCPv6Listener: Sendable {
                     (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
                 withUnsafeMutableBytes(of: &name) { raw in for (i, c) in device.utf8.prefix(15).enumerated() { raw[i] = c } }
                 let deviceName = name
-                return provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
-                                                      name: SocketOptionName(SO_BINDTODEVICE), value: deviceName)
+                // Best effort: without CAP_NET_ADMIN this fails and SO_RCVBUF (capped by rmem_max) stays.
+                return provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_RCVBUFFORCE),
+                                                      value: CInt(DHCPListener.receiveBufferBytes))
+                    .flatMapError { _ in channel.eventLoop.makeSucceededVoidFuture() }
+                    .flatMap {
+                        provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
+                                                       name: SocketOptionName(SO_BINDTODEVICE), value: deviceName)
+                    }
                     .flatMap {
                         provider.unsafeSetSocketOption(level: SocketOptionLevel(IPPROTO_IPV6), name: SocketOptionName(IPV6_V6ONLY),
                                                        value: CInt(1))
@@ -191,10 +202,25 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
         }
     }
 
+    /// Written now, flushed once per read burst or commit batch (one sendmmsg for many).
     private func send(_ reply: [UInt8], _ event: DHCPv6Outcome.Event, to remote: SocketAddress, context: ChannelHandlerContext) {
         recorder.sent(event)
         let buffer = context.channel.allocator.buffer(bytes: reply)
-        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: buffer)), promise: nil)
+        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: buffer)), promise: nil)
+        unflushed = true
+    }
+
+    private var unflushed = false
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard unflushed else { return }
+        unflushed = false
+        context.flush()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
     }
 
     private func commit(_ batch: [Pending], context: ChannelHandlerContext) {
@@ -208,6 +234,7 @@ final class DHCPv6ChannelHandler: ChannelInboundHandler {
             switch result {
             case .success:
                 for p in batch { handler.send(p.reply, p.event, to: p.remote, context: context) }
+                handler.flushIfNeeded(context: context)
             case .failure(let error):
                 handler.stats.withLockedValue { $0.persistErrors += records.count }
                 handler.logger.error("DHCPv6 lease write failed; replies not sent", metadata: ["error": "\(error)"])
