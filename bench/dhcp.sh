@@ -75,7 +75,12 @@ ip -n "$C" addr add $CLI/16 dev "$VC"; ip -n "$C" link set "$VC" up
 # --- servers ----------------------------------------------------------------------------------
 # start_SERVER DIR: start in the server namespace with a fresh database in DIR; sets SPID.
 start_pxed() {
-  cat > "$1/pxed.yaml" <<EOF
+  pxed_config "$1" > "$1/pxed.yaml"
+  ip netns exec "$S" "$BIN/pxed" -c "$1/pxed.yaml" > "$1/server.log" 2>&1 &
+  SPID=$!
+}
+pxed_config() {
+  cat <<EOF
 # Per-lease log lines off (as for dnsmasq --quiet-dhcp and Kea at WARN).
 log-level: warning
 lease-file: $1/leases
@@ -90,15 +95,11 @@ interfaces:
       router: $SRV
       lease-time: 3600
 EOF
-  ip netns exec "$S" "$BIN/pxed" -c "$1/pxed.yaml" > "$1/server.log" 2>&1 &
-  SPID=$!
 }
 # pxed with metrics on, and a scraper (one GET /metrics a second, as Prometheus would) that ends
 # with the server.
 start_pxed_metrics() {
-  start_pxed "$1"
-  kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
-  echo "metrics: {listen: \"127.0.0.1:9167\"}" >> "$1/pxed.yaml"
+  { pxed_config "$1"; echo "metrics: {listen: \"127.0.0.1:9167\"}"; } > "$1/pxed.yaml"
   ip netns exec "$S" "$BIN/pxed" -c "$1/pxed.yaml" > "$1/server.log" 2>&1 &
   SPID=$!
   local server=$SPID
@@ -148,7 +149,10 @@ wait_ready() {
 # UDP datagrams dropped because a socket's receive queue was full, in namespace $1 (absolute count).
 rcvbuf_errors() { ip netns exec "$1" nstat -asz UdpRcvbufErrors 2>/dev/null | awk '/UdpRcvbufErrors/{print $2; f=1} END{if(!f) print 0}'; }
 
-# run_step SERVER RATE -> "rate achieved offer_drop ack_drop dora_loss srv_ovf cli_ovf" on stdout.
+# The server's user + system CPU ticks so far (SPID is the server itself: `ip netns exec` execs it).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat" 2>/dev/null || echo 0; }
+
+# run_step SERVER RATE -> "rate achieved offer_drop ack_drop dora_loss srv_ovf cli_ovf cpu_us_per_ack".
 run_step() {
   local server=$1 rate=$2 dir=$W/$1-$2
   mkdir -p "$dir"
@@ -159,16 +163,17 @@ run_step() {
     echo "  $server did not start: $(tail -3 "$dir"/server.* 2>/dev/null | tr '\n' ' ')" >&2
     return
   fi
-  local s0 c0 s1 c1
-  s0=$(rcvbuf_errors "$S"); c0=$(rcvbuf_errors "$C")
+  local s0 c0 s1 c1 t0 t1
+  s0=$(rcvbuf_errors "$S"); c0=$(rcvbuf_errors "$C"); t0=$(cpu_ticks)
   ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -4 -l "$VC" -R "$CLIENTS" -r "$rate" -p "$PERIOD" \
     -W 1000000 $SRV > "$dir/perfdhcp.out" 2>&1
-  s1=$(rcvbuf_errors "$S"); c1=$(rcvbuf_errors "$C")
+  s1=$(rcvbuf_errors "$S"); c1=$(rcvbuf_errors "$C"); t1=$(cpu_ticks)
   stop_server
-  python3 - "$dir/perfdhcp.out" "$rate" $((s1 - s0)) $((c1 - c0)) <<'PY'
+  python3 - "$dir/perfdhcp.out" "$rate" $((s1 - s0)) $((c1 - c0)) $((t1 - t0)) "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 rate, sovf, covf = sys.argv[2], sys.argv[3], sys.argv[4]
+cpu_s = int(sys.argv[5]) / int(sys.argv[6])
 def block(name):
     m = re.search(r"\*\*\*Statistics for: " + name + r"\*\*\*(.*?)(?:\*\*\*|\Z)", text, re.S)
     if not m:
@@ -179,10 +184,11 @@ def block(name):
 do, ra = block("DISCOVER-OFFER"), block("REQUEST-ACK")
 m = re.search(r"Rate: ([0-9.]+)", text)
 if not (do and ra and m):
-    print(rate, "- - - -", sovf, covf)
+    print(rate, "- - - -", sovf, covf, "-")
 else:
     loss = 100.0 * (1 - ra[1] / do[0]) if do[0] else 100.0
-    print(rate, f"{float(m.group(1)):.0f}", f"{do[2]:.2f}", f"{ra[2]:.2f}", f"{loss:.2f}", sovf, covf)
+    per_ack = f"{cpu_s * 1e6 / ra[1]:.0f}" if ra[1] else "-"
+    print(rate, f"{float(m.group(1)):.0f}", f"{do[2]:.2f}", f"{ra[2]:.2f}", f"{loss:.2f}", sovf, covf, per_ack)
 PY
 }
 
@@ -244,13 +250,14 @@ declare -A ZERO FIVE ZERO_E2E FIVE_E2E
 echo
 echo "got/s: perfdhcp's 4-way exchange rate; DO/RA drop%: its DISCOVER-OFFER and REQUEST-ACK drops"
 echo "ratios; DORA loss%: 1 - ACKs received / DISCOVERs sent; srv/cli ovf: UDP datagrams the kernel"
-echo "dropped because the server's / perfdhcp's socket receive queue was full."
-printf '%-8s %8s %7s %9s %9s %10s %8s %8s\n' server offered "got/s" "DO drop%" "RA drop%" "DORA loss%" "srv ovf" "cli ovf"
+echo "dropped because the server's / perfdhcp's socket receive queue was full; CPU µs/ACK: the"
+echo "server's user+system CPU time during the step per ACK perfdhcp received (10 ms ticks: coarse)."
+printf '%-12s %8s %7s %9s %9s %10s %8s %8s %11s\n' server offered "got/s" "DO drop%" "RA drop%" "DORA loss%" "srv ovf" "cli ovf" "CPU µs/ACK"
 for server in $SERVERS; do
   ZERO[$server]=-; FIVE[$server]=-; ZERO_E2E[$server]=-; FIVE_E2E[$server]=-
   for rate in $RATES; do
-    read -r r got dod rad loss sovf covf < <(run_step "$server" "$rate")
-    printf '%-8s %8s %7s %9s %9s %10s %8s %8s\n' "$server" "$r" "$got" "$dod" "$rad" "$loss" "$sovf" "$covf"
+    read -r r got dod rad loss sovf covf cpu < <(run_step "$server" "$rate")
+    printf '%-12s %8s %7s %9s %9s %10s %8s %8s %11s\n' "$server" "$r" "$got" "$dod" "$rad" "$loss" "$sovf" "$covf" "$cpu"
     [ "$rad" = - ] && break
     awk -v x="$rad" 'BEGIN{exit !(x == 0)}' && ZERO[$server]=$rate
     awk -v x="$rad" 'BEGIN{exit !(x <= 5)}' && FIVE[$server]=$rate
