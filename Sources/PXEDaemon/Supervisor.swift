@@ -352,7 +352,7 @@ extension Supervisor {
                            active6: v6.filter { $0.isBound(now: now) }.count, total6: v6.count)
         }
         return DaemonStatus(version: PXEVersion.current, pid: Int(getpid()), now: now, uptimeSeconds: now - startedAt,
-                            configFile: configPath, generation: generation, lastReload: lastReload,
+                            configFile: configPath.map(Supervisor.absolute), generation: generation, lastReload: lastReload,
                             metricsListen: metricsServer == nil ? nil : configuration.metrics?.listenText,
                             engines: engineStatus, pools: pools, transfers: transfers, leases: leases)
     }
@@ -374,4 +374,13 @@ struct MetricsRoute: HTTPRoute {
 /// The version pxed reports (`pxed_build_info`, `pxed status`); packaging/VERSION carries the same.
 public enum PXEVersion {
     public static let current = "0.1.0"
+}
+
+extension Supervisor {
+    /// The file's absolute path (the daemon may have been started with a relative one).
+    static func absolute(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
 }

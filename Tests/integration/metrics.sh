@@ -147,6 +147,7 @@ check_why "pxed status --json agrees with the traffic (acks, leases, pool, the t
     "$(python3 "$TMP/status_check.py" "$TMP/status.json" "$N" "$M" "$SIZE" 2>&1 | tail -2; cat "$TMP/status.err")" \
     python3 "$TMP/status_check.py" "$TMP/status.json" "$N" "$M" "$SIZE"
 "$BIN/pxed" status -c "$CFG" > "$TMP/status.txt" 2>&1
+sed 's/^/  | /' "$TMP/status.txt"
 check_why "pxed status (text) lists the transfer with its progress" "$(cat "$TMP/status.txt" | tr '\n' '|')" \
     grep -qE "^tftp +10\.83\.0\.2:[0-9]+ +kernel +[0-9.]+ (B|KiB) / 700\.0 KiB" "$TMP/status.txt"
 wait "$STALL"

@@ -100,8 +100,9 @@ public enum StatusText {
         out += "leases: \(s.leases.active) active of \(s.leases.total) records (IPv4), \(s.leases.active6) of \(s.leases.total6) (IPv6)"
         out += s.metricsListen.map { "; metrics on http://\($0)/metrics\n" } ?? "\n"
         out += "\n" + table(["ENGINE", "INTERFACE", "COUNTERS"], s.engines.map { e in
-            [e.kind + (e.family.isEmpty ? "" : " " + e.family), e.interface,
-             e.counters.sorted { $0.key < $1.key }.filter { $0.value != 0 }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")]
+            let nonZero = e.counters.sorted { $0.key < $1.key }.filter { $0.value != 0 }
+            return [e.kind + (e.family.isEmpty ? "" : " " + e.family), e.interface,
+                    nonZero.isEmpty ? "(nothing yet)" : nonZero.map { "\($0.key)=\($0.value)" }.joined(separator: " ")]
         })
         if !s.pools.isEmpty {
             out += "\n" + table(["POOL", "INTERFACE", "SIZE", "ASSIGNED", "OFFERED", "FREE", "USED"], s.pools.map { p in
