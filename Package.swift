@@ -92,6 +92,18 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The boot-storm load generator (bench/bootstorm.sh): a library and its command line.
+        .target(name: "BootStorm", dependencies: [
+            "DHCP", "TFTP", "PXEConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "pxestorm", dependencies: [
+            "BootStorm", "PXEConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "pbootpd", dependencies: [
             "DHCP", "PXEConfig", "PXEDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

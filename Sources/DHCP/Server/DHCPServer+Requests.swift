@@ -43,13 +43,20 @@ extension DHCPServer {
         let size = UInt64(end - start) + 1
         let seed = r.message.hardwareAddress.isEmpty ? Array(r.key.rawValue.utf8) : r.message.hardwareAddress
         let offset = UInt64(Self.fnv1a(seed)) % size
+        // A never-used address first (a word of 64 used ones skipped at a time)...
+        if let free = book.firstUnrecorded(start, end, from: start &+ UInt32(offset), usable: {
+            conflict(IPv4Address($0), for: r, reservation: nil) == nil
+        }) {
+            return IPv4Address(free)
+        }
+        // ...else every address has a record: the usable one unused for longest (a scan of the
+        // range; only a pool with no never-used address left gets here).
         var oldest: (ip: IPv4Address, expiry: Int64)?
         var i: UInt64 = 0
         while i < size {
             let ip = IPv4Address(start &+ UInt32(truncatingIfNeeded: (offset + i) % size))
             i += 1
-            guard conflict(ip, for: r, reservation: nil) == nil else { continue }
-            guard let l = book.lease(at: ip) else { return ip }
+            guard let l = book.lease(at: ip), conflict(ip, for: r, reservation: nil) == nil else { continue }
             if let o = oldest, o.expiry <= l.expiry { continue }
             oldest = (ip, l.expiry)
         }

@@ -6,11 +6,16 @@ struct LeaseBook: Sendable {
     private(set) var byAddress: [IPv4Address: Lease] = [:]
     private var byKey: [ClientKey: IPv4Address] = [:]
     private var byMAC: [MACAddress: IPv4Address] = [:]
+    /// Which addresses have a record, 64 to a word (key: address >> 6): finding a never-used
+    /// address skips a whole word of used ones at a time, so a pool that is nearly all leased
+    /// does not cost a probe per leased address on every DISCOVER.
+    private var recorded: [UInt32: UInt64] = [:]
 
     init(_ leases: [Lease]) {
         for var l in leases {
             l.clientKey = l.clientKey.foldingEthernetIdentifier(mac: l.mac)
             byAddress[l.ip] = l
+            markRecorded(l.ip)
         }
         // The replayed order may be compaction order, so pick each client's address by rank.
         for l in byAddress.values where l.state != .declined {
@@ -27,7 +32,37 @@ struct LeaseBook: Sendable {
     /// record over a released one, then the lower address (so replay is deterministic).
     static func rank(_ l: Lease) -> (Int64, Int, UInt32) { (l.expiry, l.state == .active ? 1 : 0, ~l.ip.value) }
 
+    private mutating func markRecorded(_ ip: IPv4Address) {
+        recorded[ip.value >> 6, default: 0] |= 1 << UInt64(ip.value & 63)
+    }
+
+    /// The first address of `start...end` with no record that `usable` accepts, searching from
+    /// `from` to `end`, then from `start`; nil when there is none.
+    func firstUnrecorded(_ start: UInt32, _ end: UInt32, from: UInt32, usable: (UInt32) -> Bool) -> UInt32? {
+        func search(_ a: UInt32, _ b: UInt32) -> UInt32? {
+            var p = UInt64(a)
+            let last = UInt64(b)
+            while p <= last {
+                let word = recorded[UInt32(p >> 6)] ?? 0
+                let free = ~word & (~UInt64(0) << (p & 63))
+                if free == 0 {
+                    p = (p | 63) + 1
+                    continue
+                }
+                let candidate = (p & ~63) + UInt64(free.trailingZeroBitCount)
+                if candidate > last { return nil }
+                if usable(UInt32(candidate)) { return UInt32(candidate) }
+                p = candidate + 1
+            }
+            return nil
+        }
+        guard start <= end else { return nil }
+        let origin = min(max(from, start), end)
+        return search(origin, end) ?? (origin > start ? search(start, origin - 1) : nil)
+    }
+
     mutating func record(_ l: Lease) {
+        markRecorded(l.ip)
         byAddress[l.ip] = l
         Self.index(&byKey, l.clientKey, l, byAddress) { $0.clientKey }
         if let mac = l.mac { Self.index(&byMAC, mac, l, byAddress) { $0.mac } }

@@ -121,6 +121,15 @@ public struct TFTPClient: Sendable {
         return (box.take(), result)
     }
 
+    /// Downloads `remote` without keeping it, feeding each block to `consume` (load tools that
+    /// only need a digest of what arrived).
+    public func fetch(_ remote: String, consume: @escaping @Sendable (ByteBuffer) -> Void) async throws -> TFTPTransferResult {
+        let request = TFTPRequest(filename: remote, mode: options.mode, options: options.requestOptions(size: nil))
+        let session: any TransferMachine = ReceiveSession(sink: CallbackSink(consume: consume), readRequest: request,
+                                                          policy: options.policy)
+        return try await run(session, progress: nil)
+    }
+
     /// Uploads `local` as `remote`.
     public func put(_ local: String, as remote: String, progress: Progress? = nil) async throws -> TFTPTransferResult {
         let fd = open(local, O_RDONLY | O_CLOEXEC)
@@ -186,6 +195,12 @@ final class ResultBox: @unchecked Sendable {
     private let lock = NIOLock()
     func append(_ b: ByteBuffer) { lock.withLock { bytes.append(contentsOf: b.readableBytesView) } }
     func take() -> [UInt8] { lock.withLock { bytes } }
+}
+
+struct CallbackSink: BlockSink {
+    let consume: @Sendable (ByteBuffer) -> Void
+    mutating func write(_ bytes: ByteBuffer) throws { consume(bytes) }
+    mutating func finish() throws {}
 }
 
 struct CollectingSink: BlockSink {
