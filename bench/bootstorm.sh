@@ -42,7 +42,10 @@ stop_servers() {
   done
   PIDS=()
 }
-cleanup() { stop_servers; ip netns del "$C" 2>/dev/null; ip netns del "$S" 2>/dev/null; rm -rf "$W"; }
+cleanup() {
+  stop_servers; rmdir "$CG" 2>/dev/null; ip netns del "$C" 2>/dev/null; ip netns del "$S" 2>/dev/null
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 for t in dnsmasq kea-dhcp4 in.tftpd python3; do command -v $t >/dev/null || { echo "bootstorm: $t is not installed" >&2; exit 1; }; done
@@ -105,8 +108,20 @@ EOF
   ip netns exec "$S" in.tftpd -L -u root -s "$ROOT" -a $SRV:69 > "$1/tftpd.out" 2>&1 &
   PIDS+=($!)
 }
-# CPU ticks (user + system, reaped children included) of the servers started for this run.
-cpu_ticks() { local p t=0; for p in "${PIDS[@]}"; do t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
+# Server CPU time in ns. With a cgroup v1 cpuacct hierarchy the servers go in a group of their own,
+# so children count even when nobody reaps them (in.tftpd ignores SIGCHLD); otherwise the /proc
+# figures of the servers (and their reaped children).
+CG=/sys/fs/cgroup/cpuacct/pxed-bootstorm-$$
+cg_enter() { # PID...
+  mkdir -p "$CG" 2>/dev/null || return 0
+  local p; for p in "$@"; do echo "$p" > "$CG/cgroup.procs" 2>/dev/null; done
+}
+cpu_ns() {
+  if [ -r "$CG/cpuacct.usage" ]; then cat "$CG/cpuacct.usage"; return; fi
+  local p t=0 clk; clk=$(getconf CLK_TCK)
+  for p in "${PIDS[@]}"; do t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $((t * 1000000000 / clk))
+}
 peak_kib() { local p t=0; for p in "${PIDS[@]}"; do t=$((t + $(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t; }
 ready() { # a DORA from one machine: the server answers
   for _ in $(seq 40); do
@@ -117,7 +132,6 @@ ready() { # a DORA from one machine: the server answers
   return 1
 }
 
-CLK=$(getconf CLK_TCK)
 echo "# boot storm: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $(dnsmasq -v | head -1 | cut -d' ' -f1-3); kea-dhcp4 $(kea-dhcp4 -v); tftpd-hpa $(dpkg-query -W -f='${Version}' tftpd-hpa 2>/dev/null)"
 echo "| N | server | loader + kernel | last machine s | median s | failed | DHCP retx | TFTP retx | server CPU s | peak RSS MiB |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -136,14 +150,16 @@ for n in "${SIZES[@]}"; do
       stop_servers; continue
     fi
     http=(); [ "$server" = pxed-http ] && http=(--http-port 8080)
-    t0=$(cpu_ticks)
+    cg_enter "${PIDS[@]}"
+    t0=$(cpu_ns)
     ip netns exec "$C" timeout 900 "$BIN/pxestorm" --machines "$n" --server $SRV --relay $REL --verify "$ROOT" \
       --mac-base $((n * 10)) "${http[@]}" > "$dir/storm.json" 2> "$dir/storm.err"
-    t1=$(cpu_ticks); peak=$(peak_kib)
+    t1=$(cpu_ns); peak=$(peak_kib)
     stop_servers
-    python3 - "$dir/storm.json" "$n" "$server" "$LOADER_KIB" "$kmib" $((t1 - t0)) "$CLK" "$peak" <<'PY'
+    rmdir "$CG" 2>/dev/null
+    python3 - "$dir/storm.json" "$n" "$server" "$LOADER_KIB" "$kmib" $((t1 - t0)) "$peak" <<'PY'
 import json, sys
-path, n, server, lkib, kmib, ticks, clk, peak = sys.argv[1:]
+path, n, server, lkib, kmib, ns, peak = sys.argv[1:]
 try:
     r = json.load(open(path))
 except Exception as e:
@@ -151,7 +167,7 @@ except Exception as e:
 size = f"{int(lkib) // 1024} + {kmib} MiB" + (" (TFTP, then HTTP)" if server.endswith("-http") else "")
 reasons = "; ".join(f"{k} ×{v}" for k, v in r["failure_reasons"].items())
 print(f"| {n} | {server} | {size} | {r['last_s']:.1f} | {r['median_s']:.1f} | {r['failed']}{' (' + reasons + ')' if reasons else ''} | "
-      f"{r['dhcp_retransmits']} | {r['tftp_retransmits']} | {int(ticks) / int(clk):.1f} | {int(peak) / 1024:.1f} |")
+      f"{r['dhcp_retransmits']} | {r['tftp_retransmits']} | {int(ns) / 1e9:.1f} | {int(peak) / 1024:.1f} |")
 PY
     [ -n "${JSON_DIR:-}" ] && cp "$dir/storm.json" "$JSON_DIR/bootstorm-$server-$n.json"
   done

@@ -163,7 +163,9 @@ public enum BootStorm {
             $0.set(.serverIdentifier, ipv4: sid)
         }, expect: .ack) else { return .failure(Failure(text: "no DHCPACK")) }
         r.address = ack.yiaddr
-        guard let bootFile = ack.fileName ?? offer.fileName, !bootFile.isEmpty else {
+        // The `file` field, or option 67 (some servers answer PXE clients with the option).
+        let named = [ack.fileName, ack.options.string(.bootfileName), offer.fileName, offer.options.string(.bootfileName)]
+        guard let bootFile = named.compactMap({ $0 }).first(where: { !$0.isEmpty }) else {
             return .failure(Failure(text: "no boot file in the ACK"))
         }
         return .success((bootFile, ack.siaddr != .any ? ack.siaddr : plan.server))
