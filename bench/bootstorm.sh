@@ -164,7 +164,8 @@ try:
     r = json.load(open(path))
 except Exception as e:
     print(f"| {n} | {server} | - | storm failed: {open(path).read()[:80]!r} |"); sys.exit(0)
-size = f"{int(lkib) // 1024} + {kmib} MiB" + (" (TFTP, then HTTP)" if server.endswith("-http") else "")
+loader = f"{int(lkib) // 1024} MiB" if int(lkib) % 1024 == 0 else f"{lkib} KiB"
+size = f"{loader} + {kmib} MiB" + (" (TFTP, then HTTP)" if server.endswith("-http") else "")
 reasons = "; ".join(f"{k} ×{v}" for k, v in r["failure_reasons"].items())
 print(f"| {n} | {server} | {size} | {r['last_s']:.1f} | {r['median_s']:.1f} | {r['failed']}{' (' + reasons + ')' if reasons else ''} | "
       f"{r['dhcp_retransmits']} | {r['tftp_retransmits']} | {int(ns) / 1e9:.1f} | {int(peak) / 1024:.1f} |")
