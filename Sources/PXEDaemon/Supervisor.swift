@@ -62,11 +62,7 @@ public actor Supervisor {
         daemonMetrics.lastReloadSuccess.set(1)
     }
 
-    static func unixTime() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func unixTime() -> Double { DHCPListener.unixTime() }
 
     public enum StartError: Error, CustomStringConvertible {
         case engines([String])

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import CoreMetrics
 import NIOConcurrencyHelpers
+import NIOCore
 import PXEConfig
 
 public struct LeaseStoreError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -169,7 +170,7 @@ public final class LeaseStore: Sendable {
         let recorder = self.recorder
         let result = state.withLockedValue { s -> Result<Bool, LeaseStoreError> in
             guard s.fd >= 0 else { return .failure(LeaseStoreError(operation: "append to closed", path: path, errno: EBADF)) }
-            let started = MonotonicClock.now()
+            let started = NIODeadline.now()
             do throws(LeaseStoreError) {
                 try FileIO.writeAll(s.fd, Array(text.utf8), path: path)
             } catch {
@@ -180,7 +181,7 @@ public final class LeaseStore: Sendable {
                 recorder.errors.increment()
                 return .failure(LeaseStoreError(operation: "fdatasync", path: path, errno: errno))
             }
-            recorder.fsync.recordNanoseconds(MonotonicClock.now() - started)
+            recorder.fsync.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
             recorder.commits.increment()
             recorder.records.increment(by: count)
             apply(&s)
@@ -270,15 +271,6 @@ enum LegacyLease6File {
             latest[a] = Lease6(duid: duid, iaid: iaid, address: a, expiry: expiry, state: state)
         }
         return Array(latest.values)
-    }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds.
-enum MonotonicClock {
-    static func now() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }
 

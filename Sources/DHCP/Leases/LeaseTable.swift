@@ -22,7 +22,8 @@ public enum LeaseTable {
         return render(columns6, rows)
     }
 
-    static func render(_ columns: [String], _ rows: [[String]]) -> String {
+    /// A fixed-width text table: two spaces between columns, the last column unpadded.
+    public static func render(_ columns: [String], _ rows: [[String]]) -> String {
         var widths = columns.map(\.count)
         for r in rows { for (i, cell) in r.enumerated() { widths[i] = max(widths[i], cell.count) } }
         func row(_ cells: [String]) -> String {

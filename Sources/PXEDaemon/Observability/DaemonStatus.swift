@@ -1,3 +1,4 @@
+import DHCP
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
@@ -128,15 +129,7 @@ public enum StatusText {
         return out
     }
 
-    static func table(_ columns: [String], _ rows: [[String]]) -> String {
-        var widths = columns.map(\.count)
-        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count + 2) }
-                .joined() + "\n"
-        }
-        return line(columns) + rows.map(line).joined()
-    }
+    static func table(_ columns: [String], _ rows: [[String]]) -> String { LeaseTable.render(columns, rows) }
 
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds)
