@@ -28,8 +28,10 @@ let package = Package(
         .target(name: "PXEConfig", dependencies: ["CYAML"]),
         // Metric definitions and helpers over swift-metrics (the API the engines record through).
         .target(name: "PXEMetrics", dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")]),
+        // epoll and eventfd from the C library (Swift's Glibc module leaves them out).
+        .systemLibrary(name: "CLinuxEvents"),
         .target(name: "TFTP", dependencies: [
-            "PXEMetrics",
+            "PXEMetrics", "CLinuxEvents",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

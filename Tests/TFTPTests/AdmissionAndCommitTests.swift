@@ -162,3 +162,20 @@ import Testing
         #expect(r.received(data(1, 512), now: at(0.2)) == .send([.ack(block: 1)]))
     }
 }
+
+@Suite struct DeadlineHeapTests {
+    @Test func popsInDeadlineOrder() {
+        var heap = DeadlineHeap()
+        var generator = SystemRandomNumberGenerator()
+        let base = NIODeadline.now()
+        let offsets = (0..<500).map { _ in Int64.random(in: 0..<10_000, using: &generator) }
+        for (i, offset) in offsets.enumerated() {
+            heap.push(DeadlineHeap.Entry(deadline: base + .milliseconds(offset), slot: i, generation: 1))
+        }
+        #expect(heap.count == 500)
+        var popped: [Int64] = []
+        while let entry = heap.pop() { popped.append((entry.deadline - base).nanoseconds / 1_000_000) }
+        #expect(popped == offsets.sorted())
+        #expect(heap.first == nil)
+    }
+}

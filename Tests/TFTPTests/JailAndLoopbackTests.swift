@@ -83,12 +83,62 @@ struct Fixture {
 
 /// A few transfers over real loopback sockets: the server and client libraries end to end.
 @Suite(.serialized) struct LoopbackTests {
-    func startServer(_ f: Fixture, configure: (inout TFTPServerConfiguration) -> Void = { _ in }) async throws -> TFTPServer {
+    func startServer(_ f: Fixture, runner: TransferRunner = .shared,
+                     configure: (inout TFTPServerConfiguration) -> Void = { _ in }) async throws -> TFTPServer {
         var config = TFTPServerConfiguration(root: f.root, address: "127.0.0.1", port: 0)
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        return try await TFTPServer.start(group: MultiThreadedEventLoopGroup.singleton, configuration: config, logger: logger)
+        return try await TFTPServer.start(group: MultiThreadedEventLoopGroup.singleton, configuration: config, logger: logger,
+                                          runner: runner)
+    }
+
+    /// One runner thread interleaves many transfers (lockstep and windowed, downloads and
+    /// uploads) and the retransmit timers of clients that went silent, which time out while the
+    /// others carry on.
+    @Test func oneRunnerThreadServesManyTransfersAndTheirTimers() async throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        let payload = (0..<100_003).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        _ = FileManager.default.createFile(atPath: f.root + "/data.bin", contents: Data(payload))
+        let server = try await startServer(f, runner: TransferRunner(threads: 1)) {
+            $0.uploads = true; $0.timeout = 1; $0.retries = 1
+        }
+        let raw = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        for _ in 0..<2 {
+            let rrq = TFTPPacket.readRequest(TFTPRequest(filename: "data.bin", mode: .octet)).encoded()
+            try await raw.writeAndFlush(AddressedEnvelope(remoteAddress: server.listenAddress, data: rrq))
+        }
+        let port = server.listenAddress.port!
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    var options = TFTPClientOptions()
+                    options.blockSize = [512, 1468][i % 2]
+                    options.windowSize = [1, 1, 8, 16][i % 4]
+                    let client = TFTPClient(host: "127.0.0.1", port: port, options: options)
+                    if i % 5 == 4 {
+                        let put = try await client.put(f.root + "/data.bin", as: "sub/up-\(i).bin")
+                        #expect(put.bytes == payload.count)
+                    } else {
+                        let (got, _) = try await client.get("data.bin")
+                        #expect(got == payload)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for i in stride(from: 4, to: 40, by: 5) {
+            #expect(FileManager.default.contents(atPath: f.root + "/sub/up-\(i).bin") == Data(payload))
+        }
+        // The silent clients' transfers give up after their retransmits (1 s, then 2 s).
+        let deadline = NIODeadline.now() + .seconds(10)
+        while server.stats.active > 0, NIODeadline.now() < deadline { try await Task.sleep(nanoseconds: 50_000_000) }
+        #expect(server.stats.active == 0)
+        #expect(server.stats.completed == 40)
+        #expect(server.stats.failed == 2)
+        try await raw.close()
+        await server.stop(grace: .milliseconds(100))
     }
 
     // (1468, 64) and (8192, 16) exceed one GSO send (65,507 bytes): the writer must split them.
@@ -111,6 +161,22 @@ struct Fixture {
         #expect(put.bytes == payload.count)
         #expect(FileManager.default.contents(atPath: f.root + "/sub/copy-\(block)-\(window).bin") == Data(payload))
         await server.stop(grace: .seconds(1))
+    }
+
+    /// Cancelling the task ends a client transfer at once (its socket is shut down and the
+    /// runner forgets it), not after the retransmits run out.
+    @Test func cancellingTheTaskEndsAClientTransfer() async throws {
+        let silent = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        var options = TFTPClientOptions()
+        options.timeout = 5
+        let client = TFTPClient(host: "127.0.0.1", port: silent.localAddress!.port!, options: options)
+        let task = Task { try await client.get("never") }
+        try await Task.sleep(nanoseconds: 100_000_000)
+        let cancelled = NIODeadline.now()
+        task.cancel()
+        await #expect(throws: TFTPClientError.transfer(.failed("cancelled"))) { try await task.value }
+        #expect(NIODeadline.now() - cancelled < .seconds(1))
+        try await silent.close()
     }
 
     @Test func refusalsReachTheClient() async throws {

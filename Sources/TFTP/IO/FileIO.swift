@@ -5,16 +5,26 @@ import Glibc
 
 /// Reads a file sequentially with pread, a chunk ahead of the blocks handed out: one pread per
 /// block was a system call per datagram, a quarter of a lockstep transfer's calls. Blocks are
-/// slices of the chunk (no copy); memory stays a chunk or two per transfer however large the file.
+/// slices of the chunk (no copy); memory stays a chunk or two per transfer however large the file,
+/// which is what a server with a thousand transfers holds (see `chunk(blockSize:windowSize:)`).
 public struct FileSource: BlockSource {
     public let fd: Int32
     private var offset: Int = 0
     private var ahead = ByteBuffer()
     private var atEnd = false
     private let allocator = ByteBufferAllocator()
-    static let chunk = 32 * 1024
+    private let chunk: Int
 
-    public init(fd: Int32) { self.fd = fd }
+    public init(fd: Int32, chunk: Int = 32 * 1024) {
+        self.fd = fd
+        self.chunk = chunk
+    }
+
+    /// A chunk of about a window: 16 KiB for lockstep (a pread per 11 blocks of 1468 bytes), up
+    /// to 64 KiB for a large window (whose blocks are all held for retransmission anyway).
+    public static func chunk(blockSize: Int, windowSize: Int) -> Int {
+        min(64 * 1024, max(16 * 1024, blockSize * windowSize))
+    }
 
     public mutating func read(upTo count: Int) throws -> ByteBuffer {
         if ahead.readableBytes < count && !atEnd { try refill(atLeast: count) }
@@ -22,7 +32,7 @@ public struct FileSource: BlockSource {
     }
 
     private mutating func refill(atLeast count: Int) throws {
-        let want = max(count, FileSource.chunk)
+        let want = max(count, chunk)
         var buffer = allocator.buffer(capacity: want)
         buffer.writeBuffer(&ahead)
         while buffer.readableBytes < want {

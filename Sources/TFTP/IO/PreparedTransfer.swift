@@ -40,9 +40,10 @@ struct PreparedTransfer: @unchecked Sendable {
             }
             let (params, oack) = OptionNegotiation.negotiate(request.options, isRead: true, size: exactSize, limits: config.limits)
             let policy = config.policy(for: params)
+            let file = FileSource(fd: fd, chunk: FileSource.chunk(blockSize: params.blockSize, windowSize: params.windowSize))
             let session: any TransferMachine = request.mode == .netascii
-                ? SendSession(source: NetasciiEncodingSource(FileSource(fd: fd)), parameters: params, optionAck: oack, policy: policy)
-                : SendSession(source: FileSource(fd: fd), parameters: params, optionAck: oack, policy: policy)
+                ? SendSession(source: NetasciiEncodingSource(file), parameters: params, optionAck: oack, policy: policy)
+                : SendSession(source: file, parameters: params, optionAck: oack, policy: policy)
             return PreparedTransfer(session: session, fd: fd, upload: nil,
                                     gsoSegment: params.windowSize > 1 ? params.blockSize + 4 : 0, parameters: params,
                                     size: exactSize)

@@ -75,16 +75,18 @@ public struct TFTPClient: Sendable {
     public var host: String
     public var port: Int
     public var options: TFTPClientOptions
-    let group: any EventLoopGroup
+    let runner: TransferRunner
 
     public typealias Progress = @Sendable (_ bytes: Int, _ total: Int?) -> Void
 
+    /// - Parameter runner: the threads that run the transfers (every client and server of the
+    ///   process shares one unless given another).
     public init(host: String, port: Int = 69, options: TFTPClientOptions = TFTPClientOptions(),
-                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+                runner: TransferRunner = .shared) {
         self.host = host
         self.port = port
         self.options = options
-        self.group = group
+        self.runner = runner
     }
 
     /// Downloads `remote` into `local`. The file appears under its name only when complete.
@@ -149,40 +151,33 @@ public struct TFTPClient: Sendable {
     }
 
     private func run(_ session: any TransferMachine, progress: Progress?, knownSize: Int? = nil) async throws -> TFTPTransferResult {
-        let addresses: [SocketAddress]
+        let server: SocketAddress
         // `[fd00::1]` as in URLs: the brackets are not part of the address.
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        do { addresses = try [SocketAddress.makeAddressResolvingHost(bare, port: port)] } catch {
+        do { server = try SocketAddress.makeAddressResolvingHost(bare, port: port) } catch {
             throw TFTPClientError.resolve(host)
         }
-        let server = addresses[0]
-        let loop = group.next()
-        let promise = loop.makePromise(of: TFTPTransferResult.self)
         let bindHost = server.protocol == .inet6 ? "::" : "0.0.0.0"
-        // Large enough for the biggest block we asked for (NIO's default is 2048 bytes).
-        // With a window, read up to 16 datagrams per system call (recvmmsg), each in its own slice.
-        let perDatagram = max(2048, (options.blockSize ?? 512) + 64)
-        let vector = (options.windowSize ?? 1) > 1 && !options.rfc1350 ? 16 : 1
-        let channel = try await DatagramBootstrap(group: loop)
-            .channelOption(.socketOption(.so_reuseaddr), value: 0)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: perDatagram * vector))
-            .channelOption(.datagramVectorReadMessageCount, value: vector)
-            .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.pipeline.syncOperations.addHandler(
-                        ClientHandler(server: server, session: session, promise: promise, progress: progress, knownSize: knownSize))
+        let fd: Int32
+        do { fd = try UDPTransferSocket.open(host: bindHost, ports: [0]) } catch {
+            throw TFTPClientError.transfer(.failed("cannot open a socket: \(error)"))
+        }
+        let control = TransferControl(fd: fd)
+        let windowSize = options.rfc1350 ? 1 : (options.windowSize ?? 1)
+        let runner = self.runner
+        let result = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TFTPTransferResult, any Error>) in
+                let transfer = ClientTransfer(control: control, server: server, localHost: bindHost, session: session,
+                                              windowSize: windowSize, progress: progress, knownSize: knownSize,
+                                              finished: { continuation.resume(with: $0.mapError { $0 as any Error }) })
+                if !runner.start(transfer) {
+                    control.closeSocket()
+                    continuation.resume(throwing: TFTPClientError.transfer(.failed("cannot start a transfer thread")))
                 }
             }
-            .bind(host: bindHost, port: 0).get()
-        channel.pipeline.fireUserInboundEventTriggered(ClientHandler.Start())
-        let result: TFTPTransferResult
-        do {
-            result = try await promise.futureResult.get()
-        } catch {
-            try? await channel.close()
-            throw error
+        } onCancel: {
+            control.cancel()
         }
-        try? await channel.close()
         guard result.outcome.isSuccess else { throw TFTPClientError.transfer(result.outcome) }
         return result
     }
@@ -207,121 +202,4 @@ struct CollectingSink: BlockSink {
     let box: ResultBox
     mutating func write(_ bytes: ByteBuffer) throws { box.append(bytes) }
     mutating func finish() throws {}
-}
-
-/// Drives a client session: learns the server's TID from its first reply and refuses others.
-final class ClientHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-    struct Start {}
-
-    private var server: SocketAddress
-    private var tidKnown = false
-    private var session: any TransferMachine
-    private let promise: EventLoopPromise<TFTPTransferResult>
-    private let progress: TFTPClient.Progress?
-    private let knownSize: Int?
-    private var timer = SessionTimer()
-    private var started = NIODeadline.now()
-    private var done = false
-    private var lastReported = 0
-
-    init(server: SocketAddress, session: any TransferMachine, promise: EventLoopPromise<TFTPTransferResult>,
-         progress: TFTPClient.Progress?, knownSize: Int?) {
-        self.server = server
-        self.session = session
-        self.promise = promise
-        self.progress = progress
-        self.knownSize = knownSize
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is Start else { return context.fireUserInboundEventTriggered(event) }
-        started = .now()
-        run(session.start(now: started), context: context)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        let from = envelope.remoteAddress
-        if !tidKnown {
-            guard from.ipAddress == server.ipAddress else { return }
-            server = from      // the server's transfer ID
-            tidKnown = true
-            // Replies are queued behind this read, so connecting now changes nothing for them.
-            let host = context.channel.localAddress?.ipAddress ?? "0.0.0.0"
-            _ = TransferSocket.connect(context.channel, to: from, localHost: host)
-        } else if from != server {
-            context.writeAndFlush(wrapOutboundOut(TFTPPacket.unknownTransferIDReply(to: from, allocator: context.channel.allocator)),
-                                  promise: nil)
-            return
-        }
-        guard !done, let packet = try? TFTPPacket.decode(envelope.data) else { return }
-        run(session.received(packet, now: .now()), context: context)
-        reportProgress()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // ICMP errors (server not listening) arrive here; keep waiting until the retry limit.
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        timer.cancel()
-        if !done {
-            done = true
-            promise.fail(TFTPClientError.transfer(.failed("socket closed")))
-        }
-    }
-
-    private func reportProgress() {
-        guard let progress else { return }
-        let bytes = session.stats.bytes
-        if bytes - lastReported >= 256 * 1024 || done {
-            lastReported = bytes
-            progress(bytes, session.parameters.transferSize ?? knownSize)
-        }
-    }
-
-    private func run(_ action: SessionAction, context: ChannelHandlerContext) {
-        switch action {
-        case .none:
-            break
-        case .send(let packets):
-            write(packets, context: context)
-        case .commit:
-            // The client's sink is its own local file: nothing to make durable for a peer.
-            run(session.committed(now: .now()), context: context)
-            return
-        case .close:
-            return
-        case .finish(let outcome, let packets), .dally(let outcome, let packets, _):
-            write(packets, context: context)
-            done = true
-            timer.cancel()
-            let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1e9
-            reportProgress()
-            promise.succeed(TFTPTransferResult(bytes: session.stats.bytes, duration: elapsed, parameters: session.parameters,
-                                               retransmits: session.stats.retransmits, outcome: outcome))
-            return
-        }
-        armTimer(context: context)
-    }
-
-    private func write(_ packets: [TFTPPacket], context: ChannelHandlerContext) {
-        for p in packets {
-            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: server, data: p.encoded(allocator: context.channel.allocator))), promise: nil)
-        }
-        context.flush()
-    }
-
-    private func armTimer(context: ChannelHandlerContext) {
-        guard timer.needsArming(for: session.nextDeadline) else { return }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer.arm(session.nextDeadline, on: context.eventLoop) {
-            let (handler, ctx) = bound.value
-            handler.timer.fired()
-            guard !handler.done else { return }
-            handler.run(handler.session.tick(now: .now()), context: ctx)
-        }
-    }
 }

@@ -16,13 +16,13 @@ public final class TFTPServer: Sendable {
     private let logger: Logger
 
     final class Shared: Sendable {
-        let group: any EventLoopGroup
+        let runner: TransferRunner
         let state: NIOLockedValueBox<State>
         let logger: Logger
         let recorder: TFTPRecorder
-        init(group: any EventLoopGroup, configuration: TFTPServerConfiguration, jail: PathJail?, logger: Logger,
+        init(runner: TransferRunner, configuration: TFTPServerConfiguration, jail: PathJail?, logger: Logger,
              recorder: TFTPRecorder) {
-            self.group = group
+            self.runner = runner
             self.logger = logger
             self.recorder = recorder
             state = NIOLockedValueBox(State(configuration: configuration, jail: jail))
@@ -50,7 +50,7 @@ public final class TFTPServer: Sendable {
         var configuration: TFTPServerConfiguration
         var jail: PathJail?
         var admission: TFTPAdmission
-        /// Each running transfer: how to end it from outside its thread, and what it is.
+        /// Each running transfer: how to end it from outside its runner, and what it is.
         var controls: [TFTPAdmission.SessionID: Running] = [:]
 
         init(configuration: TFTPServerConfiguration, jail: PathJail?) {
@@ -79,15 +79,18 @@ public final class TFTPServer: Sendable {
 
     /// Binds the listener. Throws a clear error if the address or port cannot be bound or the
     /// root does not exist.
-    /// - Parameter metricLabels: the labels of this server's series (`interface`).
+    /// - Parameters:
+    ///   - group: where the listener runs (requests only; transfers run on `runner`).
+    ///   - metricLabels: the labels of this server's series (`interface`).
     public static func start(group: any EventLoopGroup, configuration: TFTPServerConfiguration,
                              logger: Logger, metrics: any MetricsFactory = NOOPMetricsHandler.instance,
-                             metricLabels: [(String, String)] = []) async throws -> TFTPServer {
+                             metricLabels: [(String, String)] = [],
+                             runner: TransferRunner = .shared) async throws -> TFTPServer {
         let jail: PathJail
         do { jail = try PathJail(root: configuration.root) } catch {
             throw TFTPServerError.badRoot(configuration.root)
         }
-        let shared = Shared(group: group, configuration: configuration, jail: jail, logger: logger,
+        let shared = Shared(runner: runner, configuration: configuration, jail: jail, logger: logger,
                             recorder: TFTPRecorder(labels: metricLabels, factory: metrics))
         let channel: any Channel
         do {
@@ -141,7 +144,7 @@ public final class TFTPServer: Sendable {
         await waitForSessionsToEnd(within: grace)
         let controls = shared.state.withLockedValue { s in s.controls.values.map(\.control) }
         for control in controls { control.cancel() }
-        // The transfer threads see the cancellation at once; wait briefly for their log lines.
+        // The runner sees the cancellations at once; wait briefly for their log lines.
         await waitForSessionsToEnd(within: .seconds(1))
     }
 
@@ -170,8 +173,8 @@ public enum TFTPServerError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// Takes requests on the well-known port, asks the admission table, and starts a transfer
-/// thread on a socket of its own for each request admitted.
+/// Takes requests on the well-known port, asks the admission table, and hands each request
+/// admitted to the transfer runner, on a socket of its own.
 final class RequestHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -271,9 +274,8 @@ final class RequestHandler: ChannelInboundHandler {
             progressed: { shared.state.withLockedValue { $0.admission.progressed(id) } },
             ended: { shared.record(id, $0) },
             logger: logger)
-        let transfer = TransferThread(fd: fd, peer: peer, localHost: localHost, request: request, isRead: isRead,
-                                      transfer: prepared, connect: config.connectTransferSockets,
-                                      companionLoop: shared.group.next(), hooks: hooks)
+        let transfer = ServerTransfer(fd: fd, peer: peer, localHost: localHost, request: request, isRead: isRead,
+                                      transfer: prepared, connect: config.connectTransferSockets, hooks: hooks)
         let admitted = shared.state.withLockedValue { s -> Bool in
             guard s.admission.opened(id, now: .now()) else { return false }
             s.controls[id] = TFTPServer.Running(control: transfer.control, client: peer, filename: request.filename, isRead: isRead,
@@ -285,7 +287,7 @@ final class RequestHandler: ChannelInboundHandler {
             prepared.abandon()
             return
         }
-        if transfer.start() {
+        if shared.runner.start(transfer) {
             shared.recorder.started.increment()
         } else {
             shared.recorder.refusedError.increment()
@@ -295,7 +297,7 @@ final class RequestHandler: ChannelInboundHandler {
             }
             transfer.control.closeSocket()
             prepared.abandon()
-            logger.error("cannot start a thread for the transfer to \(peer)")
+            logger.error("cannot start a transfer runner thread for \(peer)")
             reply(context, to: peer, .error(.notDefined, "server busy"))
         }
     }
