@@ -9,13 +9,16 @@
 #     it bounded (it rewrites the file once it holds twice the live records, and at least 10,000).
 # Not a test: it prints tables. Namespaces and files go in an EXIT trap; every load is bounded.
 # Environment: BIN (default $REPO/.build-release/release), LEASES (default 60000), RATES (default
-# "1000 2000 4000 8000"), PERIOD (default 8).
+# "1000 2000 4000 8000"), PERIOD (default 8), PARTS (default "state dora renew tftp": which
+# sections to run), CONCURRENT (default 2000: TFTP clients in the tftp section).
 set -u
 REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${BIN:-$REPO/.build-release/release}
 LEASES=${LEASES:-60000}
 RATES=${RATES:-"1000 2000 4000 8000"}
 PERIOD=${PERIOD:-8}
+PARTS=${PARTS:-"state dora renew tftp"}
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 S=pxd-scs-$$ C=pxd-scc-$$ VS=sc$$s VC=sc$$c
 SRV=10.91.0.1 REL=10.91.0.2
 W=$(mktemp -d "${TMPDIR:-/tmp}/pxed-scale.XXXXXX")
@@ -76,6 +79,7 @@ CLK=$(getconf CLK_TCK)
 echo "# scale: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $LEASES leases; lease files on $(stat -f -c %T "$W")"
 
 # --- start-up and reload with LEASES leases ----------------------------------------------------
+if want state; then
 D=$W/startup; mkdir -p "$D"
 make_journal "$D/leases" "$LEASES"
 write_config "$D" info 10.91.0.0/16 10.91.1.0-10.91.255.254
@@ -96,8 +100,10 @@ for i in 1 2 3; do
 done
 echo "| start-up (exec to \"pxed started\", journal replayed) | ${starts[0]} | ${starts[1]} | ${starts[2]} | < 1 s |"
 echo "| reload (file read + validated, applied) | ${reloads[0]} | ${reloads[1]} | ${reloads[2]} | < 1 s |"
+fi
 
 # --- DORA rate: /24, empty /16, /16 with LEASES leases -----------------------------------------
+if want dora; then
 run_rates() { # LABEL DIR CLIENTS -> table rows
   local label=$1 dir=$2 clients=$3 rate t0 t1
   for rate in $RATES; do
@@ -140,8 +146,10 @@ run_rates "/16, empty, 5,000 clients" "$D16" 5000
 DF=$W/full; mkdir -p "$DF"; write_config "$DF" warning 10.91.0.0/16 10.91.1.0-10.91.255.254
 make_journal "$DF/leases.seed" "$LEASES"
 run_rates "/16 with $LEASES active leases, 5,000 new clients" "$DF" 5000
+fi
 
 # --- renew storm ------------------------------------------------------------------------------
+if want renew; then
 DR=$W/renew; mkdir -p "$DR"; write_config "$DR" warning 10.91.0.0/16 10.91.1.0-10.91.255.254
 make_journal "$DR/leases" "$LEASES"
 start_pxed "$DR"
@@ -172,12 +180,13 @@ echo "| exchanges | $(cat "$DR/load.out") in $secs s |"
 echo "| clients that got their own address back | $same |"
 echo "| journal lines before / after | $lines0 / $(wc -l < "$DR/leases") (live records: $LEASES) |"
 echo "| journal size after | $(( $(stat -c %s "$DR/leases") / 1024 )) KiB |"
+fi
 
 # --- concurrent TFTP transfers ----------------------------------------------------------------
 # CONCURRENT (default 2,000) transfers at once, max-sessions 5,000: each client fetches a 256 KiB
 # file then a 1 MiB file (pxestorm --boot-file: no DHCP). Threads are sampled every 100 ms.
 CONCURRENT=${CONCURRENT:-2000}
-if [ -x "$BIN/pxestorm" ] && [ "$CONCURRENT" -gt 0 ]; then
+if want tftp && [ -x "$BIN/pxestorm" ] && [ "$CONCURRENT" -gt 0 ]; then
   DT=$W/tftp; mkdir -p "$DT/root"
   head -c $((256 * 1024)) /dev/urandom > "$DT/root/loader"
   head -c $((1024 * 1024)) /dev/urandom > "$DT/root/kernel"

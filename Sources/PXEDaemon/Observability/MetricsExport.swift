@@ -40,7 +40,7 @@ public enum DaemonMetrics {
         "process_resident_memory_bytes", .gauge, "Resident set size of the pxed process")
     public static let openFDs = MetricDefinition("process_open_fds", .gauge, "Open file descriptors of the pxed process")
     public static let maxFDs = MetricDefinition("process_max_fds", .gauge, "The process's soft limit of open file descriptors")
-    public static let threads = MetricDefinition("process_threads", .gauge, "Threads of the pxed process (each TFTP transfer runs on one)")
+    public static let threads = MetricDefinition("process_threads", .gauge, "Threads of the pxed process")
     public static let cpuSeconds = MetricDefinition(
         "process_cpu_seconds_total", .counter, "User and system CPU time of the pxed process")
     public static let startTime = MetricDefinition(

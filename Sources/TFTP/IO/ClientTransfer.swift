@@ -7,7 +7,8 @@ import Glibc
 /// a `TransferRunner` worker as server transfers are: no channel pipeline per datagram, and a
 /// window's datagrams drained in one readiness event. It learns the server's TID from the first
 /// reply (from the server's host, any port), then connects to it with an ERROR 5 companion
-/// beside it, as the server's transfers do.
+/// beside it, as the server's transfers do. With a window it turns UDP GRO on, so a window the
+/// server sent with GSO is read with a recvmsg or two rather than one recv per block.
 struct ClientTransfer: PolledTransfer, @unchecked Sendable {
     // @unchecked: built by the caller, then handed to one runner worker, which alone touches it;
     // `control` (locked and atomic) is shared with the caller's cancellation handler.
@@ -53,18 +54,34 @@ struct ClientTransfer: PolledTransfer, @unchecked Sendable {
     mutating func readable(_ scratch: inout TransferScratch) {
         if control.isCancelled { return abort() }
         for _ in 0..<burst {
-            if tidKnown {
-                guard socket.receive(into: &scratch.received) else { return }
-            } else {
+            if !tidKnown {
                 guard let from = socket.receiveFirstReply(into: &scratch.received) else { return }
                 tidKnown = true
                 socket.connect(to: from, localHost: localHost)
+                if burst > 1 && socket.connected { socket.enableGRO() }
+                handle(scratch.received, &scratch.sending)
+            } else if socket.groEnabled {
+                guard let segment = socket.receiveRun(into: &scratch.received) else { return }
+                // Each datagram of the run in turn, as if read one by one.
+                let run = scratch.received
+                var offset = run.readerIndex
+                while offset < run.writerIndex && !isClosing {
+                    let length = min(segment, run.writerIndex - offset)
+                    handle(run.getSlice(at: offset, length: length)!, &scratch.sending)
+                    offset += length
+                }
+            } else {
+                guard socket.receive(into: &scratch.received) else { return }
+                handle(scratch.received, &scratch.sending)
             }
-            guard let packet = try? TFTPPacket.decode(scratch.received) else { continue }
-            perform(session.received(packet, now: .now()), &scratch.sending)
             if isClosing { return }
             reportProgress()
         }
+    }
+
+    private mutating func handle(_ datagram: ByteBuffer, _ sendBuffer: inout ByteBuffer) {
+        guard !isClosing, let packet = try? TFTPPacket.decode(datagram) else { return }
+        perform(session.received(packet, now: .now()), &sendBuffer)
     }
 
     func companionReadable() { socket.answerStray() }

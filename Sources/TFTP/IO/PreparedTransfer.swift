@@ -18,7 +18,7 @@ extension TFTPServerConfiguration {
 /// A request that passed the jail and negotiation: an open file and the session to run.
 struct PreparedTransfer: @unchecked Sendable {
     // @unchecked: the session owns a file descriptor (an Int32) and is handed to exactly one
-    // transfer thread, which alone touches it afterwards.
+    // transfer, whose runner worker alone touches it afterwards.
     var session: any TransferMachine
     var fd: Int32
     /// A write request's temporary file and where it goes once committed.

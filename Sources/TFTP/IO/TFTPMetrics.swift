@@ -22,7 +22,7 @@ public enum TFTPMetrics {
         labels: ["interface"], buckets: MetricDefinition.transferBuckets)
     public static let refused = MetricDefinition(
         "pxed_tftp_sessions_refused_total", .counter,
-        "TFTP requests refused: busy (session table full, nothing to evict), path (outside the root, missing, denied), error (no port or thread)",
+        "TFTP requests refused: busy (session table full, nothing to evict), path (outside the root, missing, denied), error (no port or runner thread)",
         labels: ["interface", "reason"])
     public static let evicted = MetricDefinition(
         "pxed_tftp_sessions_evicted_total", .counter,
