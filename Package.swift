@@ -119,6 +119,7 @@ let package = Package(
         .executableTarget(name: "FuzzConfig", dependencies: ["FuzzSupport", "PXEConfig"]),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PXEConfigTests", dependencies: ["PXEConfig"]),
+        .testTarget(name: "BootStormTests", dependencies: ["BootStorm", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "DHCPv6Tests", dependencies: ["DHCPv6", "PXEConfig"]),
         .testTarget(name: "HTTPBootTests", dependencies: ["HTTPBoot", "TFTP", .product(name: "NIOCore", package: "swift-nio"),

@@ -13,15 +13,41 @@ public struct ContentDigest: Sendable, Equatable, CustomStringConvertible {
     public init() {}
 
     public mutating func update<C: Collection<UInt8>>(_ bytes: C) {
-        length += bytes.count
-        for b in bytes {
-            pending |= UInt64(b) << (8 * UInt64(pendingCount))
-            pendingCount += 1
-            if pendingCount == 8 {
-                value = (value &* 0x0000_0100_0000_01B3) ^ pending
-                pending = 0
-                pendingCount = 0
-            }
+        // Whole words straight from contiguous memory: a byte at a time, the digest was a fifth
+        // of the load generator's CPU in a storm (perf), CPU the servers under test then lacked.
+        let done: Void? = bytes.withContiguousStorageIfAvailable { buffer in
+            update(UnsafeRawBufferPointer(buffer))
+        }
+        if done == nil {
+            for b in bytes { add(b) }
+            length += bytes.count
+        }
+    }
+
+    private mutating func update(_ raw: UnsafeRawBufferPointer) {
+        length += raw.count
+        var i = 0
+        while pendingCount != 0 && i < raw.count {
+            add(raw[i])
+            i += 1
+        }
+        while raw.count - i >= 8 {
+            value = (value &* 0x0000_0100_0000_01B3) ^ UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        while i < raw.count {
+            add(raw[i])
+            i += 1
+        }
+    }
+
+    private mutating func add(_ b: UInt8) {
+        pending |= UInt64(b) << (8 * UInt64(pendingCount))
+        pendingCount += 1
+        if pendingCount == 8 {
+            value = (value &* 0x0000_0100_0000_01B3) ^ pending
+            pending = 0
+            pendingCount = 0
         }
     }
 
