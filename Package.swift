@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // libyaml from Debian (libyaml-dev); no vendored parser.
@@ -63,8 +64,15 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The PostgreSQL lease database (issue 19): schema migrations, reads; through postgres-nio.
+        .target(name: "LeaseDatabase", dependencies: [
+            "DHCP", "PXEConfig",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "PXEDaemon", dependencies: [
-            "PXEConfig", "TFTP", "DHCP", "DHCPv6", "HTTPBoot", "PXEMetrics",
+            "PXEConfig", "TFTP", "DHCP", "DHCPv6", "HTTPBoot", "PXEMetrics", "LeaseDatabase",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -76,7 +84,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pxed", dependencies: [
-            "PXEDaemon", "PXEConfig", "DHCP", "TFTP",
+            "PXEDaemon", "PXEConfig", "DHCP", "TFTP", "LeaseDatabase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

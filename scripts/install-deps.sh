@@ -13,6 +13,7 @@ PACKAGES=(
   qemu-system-arm qemu-efi-aarch64     # e2e-uefi-boot.sh: ARM64 UEFI
   radvd dhcpcd-base kea-dhcp6-server   # ipv6.sh and the IPv6 PXE boot: RA with the M flag, DHCPv6 peers
   prometheus                           # metrics.sh: scrapes pxed, promtool checks the exposition
+  postgresql                           # lease-db.sh: a throwaway cluster (initdb, its own port)
   dpkg-dev lintian systemd fakeroot    # packaging checks
   tcpdump                              # e2e-pxe-boot.sh: the ROM's DHCP packets
   man-db                               # package.sh: the man pages render
@@ -29,6 +30,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The tests run their own Prometheus inside a namespace; the package's service (where systemd
 # runs) would scrape and listen on the host for nothing.
-if [ -d /run/systemd/system ] && systemctl is-enabled prometheus >/dev/null 2>&1; then
-  systemctl disable --now prometheus >/dev/null 2>&1 || true
-fi
+# The same for PostgreSQL: lease-db.sh starts its own cluster in a temp dir.
+for service in prometheus postgresql; do
+  if [ -d /run/systemd/system ] && systemctl is-enabled "$service" >/dev/null 2>&1; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done

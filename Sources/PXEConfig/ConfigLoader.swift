@@ -4,8 +4,10 @@
 
 /// The keys each section accepts: the schema's contract.
 enum ConfigKeys {
-    static let top = ["log-level", "lease-file", "tftp", "http", "interfaces", "boot", "hosts", "metrics", "control-socket"]
+    static let top = ["log-level", "lease-file", "lease-store", "tftp", "http", "interfaces", "boot", "hosts", "metrics",
+                      "control-socket"]
     static let metrics = ["listen"]
+    static let leaseStore = ["backend", "file", "url", "password-file", "pool-size", "connect-timeout"]
     static let http = ["port", "root", "max-connections"]
     static let tftp = ["root", "port", "uploads", "overwrite", "rfc1350", "blksize-max", "windowsize-max",
                        "timeout", "retries", "max-sessions", "port-range"]
@@ -88,6 +90,9 @@ struct ConfigLoader {
                 config.leaseFile = resolve(s)
             }
         }
+        if let n = top["lease-store"], let f = fields(n, path: "lease-store", allowed: ConfigKeys.leaseStore) {
+            decodeLeaseStore(f, leaseFileGiven: top["lease-file"] != nil)
+        }
         // Read before the interfaces, which inherit from it whatever the key order.
         if let n = top["tftp"], let f = fields(n, path: "tftp", allowed: ConfigKeys.tftp) {
             topRootWritten = f.pair("root") != nil
@@ -120,6 +125,114 @@ struct ConfigLoader {
         if let n = top["interfaces"] { decodeInterfaces(n) }
         if let n = top["boot"] { decodeBoot(n) }
         if let n = top["hosts"] { decodeHosts(n) }
+    }
+
+    private mutating func decodeLeaseStore(_ f: Fields, leaseFileGiven: Bool) {
+        var settings = LeaseStoreSettings()
+        if let n = f["backend"], let text = string(n, f.path("backend")) {
+            if let backend = LeaseStoreSettings.Backend(rawValue: text.lowercased()) {
+                settings.backend = backend
+            } else {
+                fail(n.mark, f.path("backend"), "unknown backend '\(text)' (expected journal or postgresql)")
+                return
+            }
+        }
+        switch settings.backend {
+        case .journal:
+            for key in ["url", "password-file", "pool-size", "connect-timeout"] {
+                if let n = f[key] { fail(n.mark, f.path(key), "only for backend: postgresql") }
+            }
+            if let n = f["file"], let text = string(n, f.path("file")) {
+                if leaseFileGiven {
+                    fail(n.mark, f.path("file"), "the journal's file is given twice: here and in lease-file (keep one)")
+                } else if text.isEmpty || text.contains("\0") {
+                    fail(n.mark, f.path("file"), "must be a non-empty path")
+                } else {
+                    config.leaseFile = resolve(text)
+                }
+            }
+        case .postgresql:
+            if let n = f["file"] { fail(n.mark, f.path("file"), "only for backend: journal") }
+            guard let u = require(f, "url"), let text = string(u, f.path("url")) else { return }
+            switch Self.postgresURL(text) {
+            case .failure(let problem):
+                fail(u.mark, f.path("url"), problem.message)
+            case .success(var pg):
+                if let n = f["password-file"], let path = string(n, f.path("password-file")) {
+                    if path.isEmpty || path.contains("\0") {
+                        fail(n.mark, f.path("password-file"), "must be a non-empty path")
+                    } else {
+                        pg.passwordFile = resolve(path)
+                    }
+                }
+                pg.poolSize = integer(f, "pool-size", in: 1...64) ?? pg.poolSize
+                pg.connectTimeout = integer(f, "connect-timeout", in: 1...300) ?? pg.connectTimeout
+                settings.postgres = pg
+            }
+        }
+        config.leaseStore = settings
+    }
+
+    struct URLProblem: Error { let message: String }
+
+    /// `postgresql://USER@HOST[:PORT]/DATABASE` (`postgres://` too; `[V6]` hosts). A password in
+    /// the URL is refused: it belongs in `password-file`, away from logs and `ps`.
+    static func postgresURL(_ text: String) -> Result<PostgresSettings, URLProblem> {
+        let example = "expected postgresql://USER@HOST:PORT/DATABASE"
+        var rest: Substring
+        if text.hasPrefix("postgresql://") {
+            rest = text.dropFirst("postgresql://".count)
+        } else if text.hasPrefix("postgres://") {
+            rest = text.dropFirst("postgres://".count)
+        } else {
+            return .failure(URLProblem(message: "'\(text)' is not a PostgreSQL URL (\(example))"))
+        }
+        if rest.contains("?") { return .failure(URLProblem(message: "URL parameters are not supported (\(example))")) }
+        guard let slash = rest.firstIndex(of: "/") else {
+            return .failure(URLProblem(message: "the URL names no database (\(example))"))
+        }
+        let database = String(rest[rest.index(after: slash)...])
+        rest = rest[..<slash]
+        guard !database.isEmpty, !database.contains("/") else {
+            return .failure(URLProblem(message: "the URL names no database (\(example))"))
+        }
+        guard let at = rest.lastIndex(of: "@") else {
+            return .failure(URLProblem(message: "the URL names no user (\(example))"))
+        }
+        let userInfo = rest[..<at]
+        var hostPort = rest[rest.index(after: at)...]
+        if userInfo.contains(":") {
+            return .failure(URLProblem(message: "a password in the URL is refused: put it in password-file (the URL is logged and shown by ps)"))
+        }
+        guard !userInfo.isEmpty else { return .failure(URLProblem(message: "the URL names no user (\(example))")) }
+        var port = 5432
+        var host: Substring
+        if hostPort.hasPrefix("[") {
+            guard let close = hostPort.firstIndex(of: "]") else {
+                return .failure(URLProblem(message: "unclosed [ in the host (\(example))"))
+            }
+            host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
+            hostPort = hostPort[hostPort.index(after: close)...]
+            if !hostPort.isEmpty && !hostPort.hasPrefix(":") {
+                return .failure(URLProblem(message: "unexpected text after the host (\(example))"))
+            }
+        } else if let colon = hostPort.lastIndex(of: ":") {
+            host = hostPort[..<colon]
+            hostPort = hostPort[colon...]
+        } else {
+            host = hostPort
+            hostPort = ""
+        }
+        if hostPort.hasPrefix(":") {
+            guard let p = Int(hostPort.dropFirst()), (1...65535).contains(p) else {
+                return .failure(URLProblem(message: "port '\(hostPort.dropFirst())' is not a number in 1-65535"))
+            }
+            port = p
+        }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" || $0 == "@" }) else {
+            return .failure(URLProblem(message: "the URL names no host (\(example))"))
+        }
+        return .success(PostgresSettings(host: String(host), port: port, user: String(userInfo), database: database))
     }
 
     /// `HOST:PORT`, `[V6]:PORT` or `:PORT` (every IPv4 address).

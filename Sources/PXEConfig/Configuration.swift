@@ -172,11 +172,56 @@ public struct HostEntry: Sendable, Equatable {
     public init(mac: MACAddress) { self.mac = mac }
 }
 
+/// `lease-store:`: where DHCP leases are kept. The journal (a local append-only file, the
+/// default; `lease-file:` names it) or a PostgreSQL database several servers share.
+public struct LeaseStoreSettings: Sendable, Equatable {
+    public enum Backend: String, Sendable, Equatable, CaseIterable {
+        case journal, postgresql
+    }
+
+    public var backend: Backend = .journal
+    /// Set for `backend: postgresql`.
+    public var postgres: PostgresSettings? = nil
+
+    public init() {}
+}
+
+/// A PostgreSQL lease database: `url: postgresql://USER@HOST:PORT/DATABASE`, the password in
+/// `password-file:` (never in the URL, which logs and `ps` would show).
+public struct PostgresSettings: Sendable, Equatable {
+    public var host: String
+    public var port: Int = 5432
+    public var user: String
+    public var database: String
+    /// The file holding the password (its first line); nil: connect without one (trust or
+    /// peer authentication).
+    public var passwordFile: String? = nil
+    /// Connections kept open to the database.
+    public var poolSize: Int = 4
+    /// Seconds to wait for a connection before giving up (start-up, `pxed db init`).
+    public var connectTimeout: Int = 5
+
+    public init(host: String, port: Int = 5432, user: String, database: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+    }
+
+    /// The URL without secrets, for logs and `pxed check`.
+    public var displayURL: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        return "postgresql://\(user)@\(h):\(port)/\(database)"
+    }
+}
+
 public struct PXEConfiguration: Sendable, Equatable {
     /// Path of the file this generation came from ("<memory>" for the one-call mode).
     public var source: String = "<memory>"
     public var logLevel: LogLevel = .info
+    /// The journal's file (`lease-file:`, or `lease-store: {backend: journal, file: ...}`).
     public var leaseFile: String = "/var/lib/pxed/leases"
+    public var leaseStore: LeaseStoreSettings = LeaseStoreSettings()
     public var tftp: TFTPSettings = TFTPSettings()
     /// The top-level `http:` (defaults for the interfaces); nil when the file has none.
     public var http: HTTPSettings? = nil

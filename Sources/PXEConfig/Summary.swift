@@ -3,6 +3,7 @@
 extension PXEConfiguration {
     /// e.g. `pxed.yaml: 2 interfaces (eth1: tftp dhcp bootp, eth2: tftp), 3 hosts, boot table 5 entries`.
     /// Boot table entries are the file names (next-server is not counted).
+    /// A PostgreSQL lease store is named at the end (the journal, the default, is not).
     public func summary() -> String {
         func count(_ n: Int, _ one: String, _ many: String? = nil) -> String { "\(n) \(n == 1 ? one : many ?? one + "s")" }
 
@@ -23,6 +24,8 @@ extension PXEConfiguration {
         let entries = [boot.bios, boot.uefiX64, boot.uefiIA32, boot.uefiArm64, boot.uefiX64HTTP, boot.uefiIA32HTTP,
                        boot.uefiArm64HTTP, boot.ipxe, boot.default]
             .compactMap { $0 }.count
-        return text + ", \(count(hosts.count, "host")), boot table \(count(entries, "entry", "entries"))"
+        text += ", \(count(hosts.count, "host")), boot table \(count(entries, "entry", "entries"))"
+        if leaseStore.backend == .postgresql, let pg = leaseStore.postgres { text += ", leases in \(pg.displayURL)" }
+        return text
     }
 }

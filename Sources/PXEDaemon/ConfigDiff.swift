@@ -33,6 +33,9 @@ public enum ConfigDiff {
         if old.boot != new.boot { parts.append("boot table") }
         if old.logLevel != new.logLevel { parts.append("log-level \(new.logLevel.rawValue) (takes effect on restart)") }
         if old.leaseFile != new.leaseFile { parts.append("lease-file \(new.leaseFile)") }
+        if old.leaseStore != new.leaseStore {
+            parts.append("lease-store " + (new.leaseStore.postgres?.displayURL ?? new.leaseStore.backend.rawValue))
+        }
         if old.metrics != new.metrics { parts.append(new.metrics.map { "metrics on \($0.listenText)" } ?? "metrics off") }
         if old.controlSocket != new.controlSocket { parts.append("control-socket \(new.controlSocket) (takes effect on restart)") }
         return parts.isEmpty ? "no changes" : parts.joined(separator: "; ")

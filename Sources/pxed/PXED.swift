@@ -1,6 +1,7 @@
 import ArgumentParser
 import DHCP
 import FoundationEssentials
+import LeaseDatabase
 import Logging
 import PXEConfig
 import PXEDaemon
@@ -17,12 +18,13 @@ struct PXED: AsyncParsableCommand {
             pxed [-c FILE]                  run the daemon on /etc/pxed.yaml (or FILE)
             pxed IFACE ROOT BOOTFILE        one-call PXE mode: TFTP + PXE-only DHCP on IFACE
             pxed check [-c FILE]            validate a configuration and exit
-            pxed leases [-c FILE] [--json]  print the current leases
+            pxed leases [-c FILE] [--json]  print the current leases (journal or database)
+            pxed db init [-c FILE]          create or upgrade the PostgreSQL lease schema
             pxed status [-c FILE] [--json] [--watch]
                                             ask the running daemon: engines, pools, transfers, reloads
             kill -HUP reloads the file; a broken file is refused and the old configuration keeps serving.
             """,
-        subcommands: [Serve.self, Check.self, Leases.self, Status.self],
+        subcommands: [Serve.self, Check.self, Leases.self, Status.self, Database.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -105,37 +107,85 @@ struct Check: ParsableCommand {
     }
 }
 
-struct Leases: ParsableCommand {
+struct Leases: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "leases", abstract: "Print the current leases as a table.")
     @OptionGroup var options: ConfigOption
     @Option(help: "Read this lease file instead of the one the configuration names.") var leaseFile: String?
     @Flag(help: "Print JSON (an object with 'leases' and 'leases6' arrays) instead of tables.") var json = false
 
-    func run() throws {
+    func run() async throws {
         var path = leaseFile
         if path == nil {
-            do { path = try PXEConfig.load(path: options.config).leaseFile } catch {
+            let configuration: PXEConfiguration
+            do { configuration = try PXEConfig.load(path: options.config) } catch {
                 printError(error.description)
                 throw ExitCode(1)
             }
+            if configuration.leaseStore.backend == .postgresql {
+                do {
+                    let leases = try await DatabaseCommands.leases(configuration, logger: quietLogger())
+                    return show(leases, [])
+                } catch {
+                    printError("pxed leases: \(LeaseDatabase.explain(error))")
+                    throw ExitCode(1)
+                }
+            }
+            path = configuration.leaseFile
         }
         guard let path else { throw ExitCode(1) }
         do {
             let (leases, leases6, warnings) = try LeaseStore.readAll(path: path)
             for w in warnings { printError("warning: \(path): \(w)") }
-            let now = DHCPListener.unixTime()
-            if json {
-                print(String(decoding: LeasesJSON(leases, leases6, now: now).encoded(), as: UTF8.self))
-                return
-            }
-            print(LeaseTable.format(leases, now: now), terminator: "")
-            // DHCPv6 leases as a second table after a blank line, only when there are some.
-            if !leases6.isEmpty { print("\n" + LeaseTable.format(leases6, now: now), terminator: "") }
+            show(leases, leases6)
         } catch {
             printError("pxed leases: \(error)")
             throw ExitCode(1)
         }
     }
+
+    private func show(_ leases: [Lease], _ leases6: [Lease6]) {
+        let now = DHCPListener.unixTime()
+        if json {
+            print(String(decoding: LeasesJSON(leases, leases6, now: now).encoded(), as: UTF8.self))
+            return
+        }
+        print(LeaseTable.format(leases, now: now), terminator: "")
+        // DHCPv6 leases as a second table after a blank line, only when there are some.
+        if !leases6.isEmpty { print("\n" + LeaseTable.format(leases6, now: now), terminator: "") }
+    }
+}
+
+struct Database: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "db", abstract: "The PostgreSQL lease database.",
+                                                    subcommands: [DatabaseInit.self])
+}
+
+struct DatabaseInit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create or upgrade the lease schema in the database lease-store names (safe to repeat).")
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let configuration: PXEConfiguration
+        do { configuration = try PXEConfig.load(path: options.config) } catch {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+        do {
+            print(try await DatabaseCommands.initialize(configuration, logger: quietLogger()))
+        } catch {
+            printError("pxed db init: \(LeaseDatabase.explain(error))")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// postgres-nio logs at debug and trace; the commands print their own errors.
+func quietLogger() -> Logger {
+    var logger = Logger(label: "pxed")
+    logger.logLevel = .critical
+    return logger
 }
 
 /// `pxed leases --json`.

@@ -67,11 +67,12 @@ public final class DHCPv6Engine: Engine {
         let key: EngineKey
         let settings: DHCPv6Settings
         let leaseFile: String
+        let backend: LeaseStoreSettings.Backend
         let resources: EngineResources
         let logger: Logger
 
         func store() throws -> LeaseStore {
-            try DHCPEngine.leaseStore(leaseFile, resources: resources, logger: logger)
+            try DHCPEngine.leaseStore(leaseFile, backend: backend, resources: resources, logger: logger)
         }
 
         func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine {
@@ -100,6 +101,7 @@ extension DHCPv6Engine: EngineKind {
             return []
         }
         return [Plan(key: EngineKey(kind: name, interface: interface.config.name), settings: settings,
-                     leaseFile: generation.leaseFile, resources: resources, logger: resources.logger)]
+                     leaseFile: generation.leaseFile, backend: generation.leaseStore.backend,
+                     resources: resources, logger: resources.logger)]
     }
 }
