@@ -31,9 +31,6 @@ public final class TransferRunner: Sendable {
         workers = (0..<max(1, threads)).map { _ in TransferWorker() }
     }
 
-    /// Transfers running now, over all workers.
-    var activeCount: Int { workers.reduce(0) { $0 + $1.load } }
-
     /// Hands a transfer to the least loaded worker, which sets up its socket and starts it.
     /// False if the worker's thread could not be started (the transfer was not taken).
     func start(_ transfer: some PolledTransfer) -> Bool {
