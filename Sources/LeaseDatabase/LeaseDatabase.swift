@@ -141,7 +141,7 @@ public struct LeaseDatabase: Sendable {
             let code = info[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
             return message + code
         }
-        if let underlying = error.underlying { return "\(underlying)" }
+        if let underlying = error.underlying { return explain(underlying) }
         return "\(error.code)"
     }
 }

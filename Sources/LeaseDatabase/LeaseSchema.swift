@@ -39,6 +39,10 @@ public enum LeaseSchema {
             """,
             "CREATE INDEX pxed_leases4_client_key ON pxed_leases4 (client_key)",
         ]),
+        Migration(version: 2, summary: "DHCPv4 leases: index on updated_at", statements: [
+            // Every server asks twice a second for the rows changed since its last look.
+            "CREATE INDEX pxed_leases4_updated_at ON pxed_leases4 (updated_at)",
+        ]),
     ]
 
     public static var latest: Int { migrations.last?.version ?? 0 }

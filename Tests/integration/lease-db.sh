@@ -5,35 +5,16 @@
 # creating the schema and finding it up to date the second time, two `db init` at once (the
 # advisory lock), the schema seen through psql, `pxed leases` reading rows from the database,
 # and clear errors: a wrong password, a missing password-file, nothing listening, a bad URL.
-# Not yet here (not built): DHCP served from the database, two servers, outages.
+# Serving DHCP from the database with two servers, kill -9 and outages: lease-shared.sh.
 . "$(dirname "$0")/lib.sh"
 lib_init lease-db 180 pxed
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-need "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql" runuser || finish
 PORT=15432
 port_tcp_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_tcp_free $PORT || { fail setup "TCP port $PORT is in use"; finish; }
 
 # --- a throwaway cluster ------------------------------------------------------------------------
-PGDATA=$TMP/pg
-mkdir -p "$PGDATA" "$TMP/pgsock" "$TMP/pglog"
-chown postgres: "$PGDATA" "$TMP/pgsock" "$TMP/pglog"
-chmod 755 "$TMP"
-printf 's3cret-pxed\n' > "$TMP/pwfile.init"; chown postgres: "$TMP/pwfile.init"
-pg() { runuser -u postgres -- "$@"; }
-check "initdb" pg "$PGBIN/initdb" -D "$PGDATA" -U postgres -A scram-sha-256 --pwfile="$TMP/pwfile.init" -E UTF8
-cat >> "$PGDATA/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$TMP/pgsock'
-fsync = on
-EOF
-stop_postgres() { pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1; }
-on_exit stop_postgres
-check "postgres starts" pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$TMP/pglog/postgres.log" -w -t 30 start
-export PGPASSWORD=s3cret-pxed
-psql_q() { "$PGBIN/psql" -h 127.0.0.1 -p $PORT -U postgres -d "${DB:-postgres}" -tAq -c "$1"; }
-check "role and database" bash -c "$(declare -f psql_q); PGBIN=$PGBIN PORT=$PORT; psql_q \"CREATE ROLE pxed LOGIN PASSWORD 'pxed-pw'\" && psql_q 'CREATE DATABASE pxed OWNER pxed'"
+pg_cluster $PORT || finish
+check "role and database" pg_role_db pxed pxed-pw
 printf 'pxed-pw\n' > "$TMP/db-password"; chmod 600 "$TMP/db-password"
 
 CFG=$TMP/pxed.yaml
@@ -61,12 +42,16 @@ out=$("$BIN/pxed" leases -c "$CFG" 2>&1); rc=$?
 check_why "pxed leases before db init: says to run it" "rc=$rc: $out" \
     bash -c "[ $rc -ne 0 ] && grep -q 'has no pxed schema yet: run pxed db init' <<<'$out'"
 out=$("$BIN/pxed" db init -c "$CFG" 2>&1)
-check_why "db init creates the schema" "$out" grep -q "schema created, now version 1" <<<"$out"
+check_why "db init creates the schema" "$out" grep -q "schema created, now version 2" <<<"$out"
 out=$("$BIN/pxed" db init -c "$CFG" 2>&1)
-check_why "db init again: up to date" "$out" grep -q "schema version 1, up to date" <<<"$out"
+check_why "db init again: up to date" "$out" grep -q "schema version 2, up to date" <<<"$out"
+# A database at version 1 (as the first release made it) is upgraded, not re-created.
+DB=pxed psql_q "DROP INDEX pxed_leases4_updated_at; DELETE FROM pxed_schema WHERE version = 2" >/dev/null
+out=$("$BIN/pxed" db init -c "$CFG" 2>&1)
+check_why "db init upgrades a version-1 schema" "$out" grep -q "schema upgraded from version 1, now version 2" <<<"$out"
 DB=pxed
-check_why "the lease table and its key exist" "$(DB=pxed psql_q '\d pxed_leases4' 2>&1 | head -3)" \
-    bash -c "[ \"\$(DB=pxed PGBIN=$PGBIN PORT=$PORT; $(declare -f psql_q); DB=pxed psql_q \"SELECT count(*) FROM pg_indexes WHERE tablename = 'pxed_leases4'\")\" = 2 ]"
+indexes=$(DB=pxed psql_q "SELECT count(*) FROM pg_indexes WHERE tablename = 'pxed_leases4'" 2>&1)
+check_why "the lease table and its indexes exist" "$(DB=pxed psql_q '\d pxed_leases4' 2>&1 | head -3)" [ "$indexes" = 3 ]
 # Two at once on a fresh database: the advisory lock lets one migrate, the other finds it done.
 psql_q "CREATE DATABASE pxed2 OWNER pxed" >/dev/null
 sed "s|/pxed$|/pxed2|" "$CFG" > "$TMP/pxed2.yaml"
@@ -76,8 +61,8 @@ wait $A; ra=$?; wait $B; rb=$?
 both="$(cat "$TMP/init-a.out" "$TMP/init-b.out" | tr '\n' '|')"
 check_why "two db init at once both succeed, one creates" "ra=$ra rb=$rb: $both" \
     bash -c "[ $ra -eq 0 ] && [ $rb -eq 0 ] && [ \"\$(grep -c 'schema created' $TMP/init-a.out $TMP/init-b.out | awk -F: '{s+=\$2} END {print s}')\" = 1 ]"
-check_why "the schema version is recorded once" "$(DB=pxed2 psql_q 'SELECT version FROM pxed_schema' 2>&1)" \
-    bash -c "[ \"\$($(declare -f psql_q); PGBIN=$PGBIN PORT=$PORT DB=pxed2 psql_q 'SELECT count(*) FROM pxed_schema')\" = 1 ]"
+versions=$(DB=pxed2 psql_q 'SELECT count(*) FROM pxed_schema' 2>&1)
+check_why "each schema version is recorded once" "$(DB=pxed2 psql_q 'SELECT version FROM pxed_schema' 2>&1)" [ "$versions" = 2 ]
 
 # --- pxed leases reads the database ------------------------------------------------------------------
 now=$(date +%s)
@@ -120,14 +105,19 @@ out=$(ip netns exec $NS "$BIN/pxed" db init -c "$TMP/blackhole.yaml" 2>&1); rc=$
 t1=$(date +%s)
 check_why "an unreachable host: a clear error within the connect timeout" "rc=$rc after $((t1 - t0)) s: $out" \
     bash -c "[ $rc -ne 0 ] && [ $((t1 - t0)) -le 8 ] && grep -q 'cannot connect to postgresql://pxed@192.0.2.1:5432/pxed' <<<'$out'"
-# The daemon: DHCP from the database is not built yet; it must say so, not fall back to a file.
+# The daemon with a database nobody answers at start: a clear error, and it keeps running (it
+# answers nothing new until the database can be read, and keeps trying).
 cat > "$TMP/serve.yaml" <<YAML
 control-socket: $TMP/serve.sock
-lease-store: {backend: postgresql, url: "postgresql://pxed@127.0.0.1:$PORT/pxed", password-file: $TMP/db-password}
+lease-store: {backend: postgresql, url: "postgresql://pxed@127.0.0.1:$FREE/pxed", password-file: $TMP/db-password, connect-timeout: 2}
 interfaces:
   lo: {address: 127.0.0.1, dhcp: {subnet: 127.0.0.0/8, range: 127.0.0.100-127.0.0.200, port: 16767}}
 YAML
-out=$(timeout 10 "$BIN/pxed" -c "$TMP/serve.yaml" 2>&1); rc=$?
-check_why "serving DHCP from PostgreSQL is refused clearly (not built yet)" "rc=$rc: $(tail -2 <<<"$out")" \
-    bash -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'serving DHCP from PostgreSQL is not built yet' <<<'$out'"
+start_pxed "$TMP/serve.log" "$TMP/serve.yaml"
+wait_log "$TMP/serve.log" "cannot load leases from postgresql://pxed@127.0.0.1:$FREE/pxed" 10
+check_why "database down at start: a clear error naming it, and the daemon keeps running" "$(tail -3 "$TMP/serve.log")" \
+    bash -c "grep -q 'cannot load leases from postgresql://pxed@127.0.0.1:$FREE/pxed.*retrying' '$TMP/serve.log' && kill -0 $PXED_PID"
+grep -q "pxed-pw" "$TMP/serve.log" && fail "the log never shows the password" "$(grep pxed-pw "$TMP/serve.log")" \
+    || pass "the log never shows the password"
+stop "$PXED_PID"
 finish

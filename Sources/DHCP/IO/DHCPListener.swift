@@ -13,25 +13,25 @@ import PXEConfig
 /// The DHCP/BOOTP socket of one interface: bound to `0.0.0.0:port` with SO_REUSEADDR,
 /// SO_BROADCAST and SO_BINDTODEVICE, so each interface gets only its own broadcasts and its
 /// broadcast replies leave through it. The engine lives in the channel handler on the channel's
-/// event loop; lease changes are group-committed to the `LeaseStore` on the NIO thread pool, and
-/// replies are sent only after their records are durable.
+/// event loop; lease changes are group-committed to the `LeaseBackend` (the journal, or a shared
+/// database), and replies are sent only after their records are durable.
 public final class DHCPListener: Sendable {
     public let interface: String
     /// The bound address (useful with port 0).
     public let localAddress: SocketAddress?
-    /// The store this listener persists to (fixed for its lifetime; a new lease file needs a new listener).
-    public let leaseStore: LeaseStore?
+    /// Where this listener persists leases (fixed for its lifetime; another store needs a new listener).
+    public let backend: (any LeaseBackend)?
     private let channel: any Channel
     private let bootServerChannel: (any Channel)?
     private let statsBox: NIOLockedValueBox<DHCPStats>
 
-    private init(interface: String, channel: any Channel, bootServerChannel: (any Channel)?, leaseStore: LeaseStore?,
+    private init(interface: String, channel: any Channel, bootServerChannel: (any Channel)?, backend: (any LeaseBackend)?,
                  stats: NIOLockedValueBox<DHCPStats>) {
         self.interface = interface
         self.channel = channel
         self.bootServerChannel = bootServerChannel
         self.localAddress = channel.localAddress
-        self.leaseStore = leaseStore
+        self.backend = backend
         self.statsBox = stats
     }
 
@@ -40,19 +40,21 @@ public final class DHCPListener: Sendable {
     ///   - settings: the engine's configuration (`settings.interfaceName` is the device).
     ///   - port: server port; replies go to the client port 68 (or, when `port` is not 67, to the
     ///     request's source port, so tests can run on high ports).
-    ///   - leases: the durable store; its current records seed the engine. nil: nothing persisted.
+    ///   - leases: the durable store (journal or shared database); its records seed the engine.
+    ///     nil: nothing persisted.
     ///   - bindAddress: "0.0.0.0" in production; tests bind "127.0.0.1".
     ///   - bindToDevice: set SO_BINDTODEVICE to `settings.interfaceName`.
     ///   - clock: Unix seconds.
     public static func start(
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, settings: DHCPServiceConfig, port: UInt16, leases: LeaseStore?,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, settings: DHCPServiceConfig, port: UInt16,
+        leases: (any LeaseBackend)?,
         logger: Logger = Logger(label: "pxed.dhcp"), bindAddress: String = "0.0.0.0", bindToDevice: Bool = true,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         clock: @escaping @Sendable () -> Double = DHCPListener.unixTime
     ) async throws -> DHCPListener {
         let stats = NIOLockedValueBox(DHCPStats())
         let arp = ARPTable()
-        let initial = leases?.leases ?? []
+        let initial = leases?.initialLeases ?? []
         let channel = try await bind(group: group, role: .dhcp, settings: settings, port: port, leases: leases,
                                      initial: initial, stats: stats, arp: arp, logger: logger,
                                      bindAddress: bindAddress, bindToDevice: bindToDevice, metrics: metrics, clock: clock)
@@ -73,13 +75,13 @@ public final class DHCPListener: Sendable {
             "proxy": "\(bootServer.map { "boot server on \($0.localAddress.map { "\($0)" } ?? "?")" } ?? "false")",
         ])
         return DHCPListener(interface: settings.interfaceName, channel: channel, bootServerChannel: bootServer,
-                            leaseStore: leases, stats: stats)
+                            backend: leases, stats: stats)
     }
 
     /// One bound socket with its engine: the DHCP/BOOTP port, or the proxy's boot server port.
     private static func bind(
         group: any EventLoopGroup, role: DHCPChannelHandler.Role, settings: DHCPServiceConfig, port: UInt16,
-        leases: LeaseStore?, initial: [Lease], stats: NIOLockedValueBox<DHCPStats>, arp: ARPTable?, logger: Logger,
+        leases: (any LeaseBackend)?, initial: [Lease], stats: NIOLockedValueBox<DHCPStats>, arp: ARPTable?, logger: Logger,
         bindAddress: String, bindToDevice: Bool, metrics: any MetricsFactory, clock: @escaping @Sendable () -> Double
     ) async throws -> any Channel {
         let device = settings.interfaceName
@@ -195,15 +197,20 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     /// What the socket is: the DHCP/BOOTP port, or the proxy's PXE boot server port (4011).
     enum Role: Sendable { case dhcp, bootServer }
 
+    /// One request's changes waiting for (or in) a write, with what its replies need.
     private struct Pending: Sendable {
         var changes: [Lease]
+        var replaced: [Lease?]
         var replies: [DHCPReply]
         var source: SocketAddress
+        var message: DHCPMessage
+        var context: RequestContext
+        var event: DHCPEvent
     }
 
     let role: Role
     var engine: DHCPServer
-    private let store: LeaseStore?
+    private let store: (any LeaseBackend)?
     private let logger: Logger
     private let stats: NIOLockedValueBox<DHCPStats>
     private var recorder: DHCPRecorder
@@ -213,8 +220,20 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     private var commits = GroupCommitQueue<Pending>()
     /// Replies written since the last flush.
     private var unflushed = false
+    /// Seconds until the next probe of a failed store (doubles to `maximumProbeDelay`).
+    private var probeDelay = DHCPChannelHandler.firstProbeDelay
+    private var sync: RepeatedTask?
+    private var syncing = false
+    /// Removed from its channel: probes stop.
+    private var removed = false
 
-    init(role: Role, engine: DHCPServer, store: LeaseStore?, logger: Logger, stats: NIOLockedValueBox<DHCPStats>,
+    static let firstProbeDelay = 0.25
+    static let maximumProbeDelay = 8.0
+    /// How often a shared store is asked for other servers' changes: the longer, the more often
+    /// two servers offer one address (the later claim gets a NAK and its client starts again).
+    static let syncInterval = TimeAmount.milliseconds(500)
+
+    init(role: Role, engine: DHCPServer, store: (any LeaseBackend)?, logger: Logger, stats: NIOLockedValueBox<DHCPStats>,
          recorder: DHCPRecorder, serverPort: UInt16, arp: ARPTable?, clock: @escaping @Sendable () -> Double) {
         self.recorder = recorder
         self.role = role
@@ -229,6 +248,41 @@ final class DHCPChannelHandler: ChannelInboundHandler {
 
     func now() -> Double { clock() }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let store, role == .dhcp else { return }
+        if !store.isLoaded {
+            // The database could not be read at start: nothing new until it can.
+            engine.leaseStoreAvailable = false
+            scheduleProbe(context: context)
+        }
+        guard store.isShared else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        sync = context.eventLoop.scheduleRepeatedTask(initialDelay: Self.syncInterval, delay: Self.syncInterval) { _ in
+            bound.value.0.learnFromOtherServers(context: bound.value.1)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        removed = true
+        sync?.cancel()
+        sync = nil
+    }
+
+    /// Takes in what other servers committed, so offers skip their addresses (one ask at a time).
+    private func learnFromOtherServers(context: ChannelHandlerContext) {
+        guard let store, !syncing else { return }
+        syncing = true
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        Task {
+            let changes = await store.changesFromOtherServers()
+            loop.execute {
+                let handler = bound.value.0
+                handler.syncing = false
+                if let changes, !changes.isEmpty { handler.engine.learn(changes) }
+            }
+        }
+    }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         stats.withLockedValue { $0.received += 1 }
@@ -265,7 +319,9 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             // Written now, flushed once per read burst (channelReadComplete): one sendmmsg for many.
             send(outcome.replies, source: source, context: context)
         } else {
-            if let batch = commits.enqueue(Pending(changes: outcome.leaseChanges, replies: outcome.replies, source: source)) {
+            let pending = Pending(changes: outcome.leaseChanges, replaced: outcome.replacedRecords, replies: outcome.replies,
+                                  source: source, message: message, context: requestContext, event: outcome.event)
+            if let batch = commits.enqueue(pending) {
                 commit(batch, context: context)
             }
         }
@@ -282,26 +338,121 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         context.flush()
     }
 
-    /// Group commit: everything queued while the previous write was in flight goes in one append.
+    /// Group commit: everything queued while the previous write was in flight goes in one write.
     private func commit(_ batch: [Pending], context: ChannelHandlerContext) {
         guard let store else { return }
         let records = batch.flatMap(\.changes)
+        let now = DHCPServer.seconds(clock())
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
-            try store.append(records)
-        }.whenComplete { result in
-            let (handler, context) = bound.value
-            switch result {
-            case .success:
-                for p in batch { handler.send(p.replies, source: p.source, context: context) }
-                handler.flushIfNeeded(context: context)
-            case .failure(let error):
-                handler.stats.withLockedValue { $0.persistErrors += records.count }
-                handler.logger.error("lease write failed; replies not sent", metadata: [
-                    "error": "\(error)", "records": "\(records.count)",
-                ])
+        let loop = context.eventLoop
+        Task {
+            let verdicts = await store.persist(records, now: now)
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.written(batch, verdicts: verdicts, context: context)
             }
-            if let next = handler.commits.writeFinished() { handler.commit(next, context: context) }
+        }
+    }
+
+    /// A batch's verdicts are in: send what committed, turn lost claims into NAKs, and on a
+    /// failure take back every change not persisted (this batch's and those waiting) and answer
+    /// only from committed leases until a probe finds the store again.
+    private func written(_ batch: [Pending], verdicts given: [LeaseVerdict], context: ChannelHandlerContext) {
+        let count = batch.reduce(0) { $0 + $1.changes.count }
+        let verdicts = given.count == count ? given
+            : Array(repeating: .unavailable(reason: "the store answered \(given.count) verdicts for \(count) records"), count: count)
+        var failure: String?
+        for v in verdicts {
+            if case .unavailable(let reason) = v { failure = reason; break }
+        }
+        if failure != nil {
+            // Newest first, so each record's predecessor is restored last-in-first-out.
+            let abandoned = commits.takeWaiting()
+            for p in abandoned.reversed() { engine.persistFailed(p.changes, replaced: p.replaced) }
+            stats.withLockedValue { $0.persistErrors += abandoned.reduce(0) { $0 + $1.changes.count } }
+        }
+        // Take back what did not commit, newest first; then answer in arrival order.
+        var offsets: [Int] = []
+        var next = 0
+        for p in batch {
+            offsets.append(next)
+            next += p.changes.count
+        }
+        var lostClaims: [Int: IPv4Address] = [:]
+        for (i, p) in batch.enumerated().reversed() {
+            let mine = verdicts[offsets[i]..<offsets[i] + p.changes.count]
+            guard mine.contains(where: { $0 != .committed }) else { continue }
+            var undo: [Lease] = [], replaced: [Lease?] = [], holders: [Lease] = []
+            for (j, v) in mine.enumerated() where v != .committed {
+                undo.append(p.changes[j])
+                replaced.append(j < p.replaced.count ? p.replaced[j] : nil)
+                if case .lost(let holder?) = v { holders.append(holder) }
+            }
+            engine.persistFailed(undo, replaced: replaced)
+            engine.learn(holders)
+            if case .acknowledged(let ip) = p.event, failure == nil, undo.contains(where: { $0.ip == ip }) {
+                lostClaims[i] = ip
+            }
+        }
+        for (i, p) in batch.enumerated() {
+            let mine = verdicts[offsets[i]..<offsets[i] + p.changes.count]
+            if mine.allSatisfy({ $0 == .committed }) {
+                send(p.replies, source: p.source, context: context)
+            } else if let ip = lostClaims[i] {
+                let nak = engine.claimLost(p.message, ip: ip, context: p.context, now: clock())
+                stats.withLockedValue {
+                    $0.acks -= 1
+                    $0.count(nak.event)
+                }
+                recorder.count(nak.event, bootServer: false)
+                logger.notice("claim lost: another client holds the address in the lease database", metadata: [
+                    "client": "\(p.message.macAddress.map { "\($0)" } ?? ClientKey.hex(p.message.hardwareAddress))",
+                    "ip": "\(ip)"])
+                send(nak.replies, source: p.source, context: context)
+            } else if failure != nil {
+                stats.withLockedValue { $0.persistErrors += p.changes.count }
+            }
+        }
+        flushIfNeeded(context: context)
+        if let failure {
+            if engine.leaseStoreAvailable {
+                logger.error("lease store unavailable: replies not sent; answering only renewals of committed leases until it is back", metadata: [
+                    "error": "\(failure)", "records": "\(count)"])
+            }
+            engine.leaseStoreAvailable = false
+            _ = commits.writeFinished()
+            scheduleProbe(context: context)
+            return
+        }
+        if let next = commits.writeFinished() { commit(next, context: context) }
+    }
+
+    /// Asks the failed store whether it takes writes again, with back-off.
+    private func scheduleProbe(context: ChannelHandlerContext) {
+        guard let store else { return }
+        let delay = probeDelay
+        probeDelay = min(probeDelay * 2, Self.maximumProbeDelay)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        loop.scheduleTask(in: .milliseconds(Int64(delay * 1000))) {
+            Task {
+                var ok = await store.probe()
+                // Back from an outage (or never read): take in what others did meanwhile first.
+                var changes: [Lease]? = nil
+                if ok && store.isShared {
+                    changes = await store.changesFromOtherServers()
+                    ok = changes != nil
+                }
+                loop.execute {
+                    let (handler, context) = bound.value
+                    guard !handler.removed, !handler.engine.leaseStoreAvailable else { return }
+                    guard ok else { return handler.scheduleProbe(context: context) }
+                    if let changes { handler.engine.learn(changes) }
+                    handler.engine.leaseStoreAvailable = true
+                    handler.probeDelay = Self.firstProbeDelay
+                    handler.logger.notice("lease store available again: serving new addresses")
+                }
+            }
         }
     }
 

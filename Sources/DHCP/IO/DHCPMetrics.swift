@@ -128,6 +128,7 @@ extension NakReason {
         case .reservedForAnotherClient: "reserved_for_another_client"
         case .inUse: "in_use"
         case .quarantined: "quarantined"
+        case .claimedElsewhere: "claimed_elsewhere"
         case .invalidAddress: "invalid_address"
         }
     }
@@ -155,6 +156,7 @@ extension IgnoreReason {
         case .noHardwareAddress: "no_hardware_address"
         case .notForProxy: "not_for_proxy"
         case .noBootFile: "no_boot_file"
+        case .leaseStoreUnavailable: "lease_store_unavailable"
         }
     }
 }

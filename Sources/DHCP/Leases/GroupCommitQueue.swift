@@ -19,6 +19,13 @@ public struct GroupCommitQueue<Item> {
         return takeBatchIfIdle()
     }
 
+    /// Takes everything waiting without starting a write (the store failed: the waiting items
+    /// are abandoned, not written).
+    public mutating func takeWaiting() -> [Item] {
+        defer { waiting = [] }
+        return waiting
+    }
+
     public var isWriting: Bool { writing }
     public var waitingCount: Int { waiting.count }
 

@@ -83,6 +83,9 @@ public enum NakReason: Sendable, Equatable, CustomStringConvertible {
     case inUse
     /// Declined recently by a client.
     case quarantined
+    /// The shared lease database says another client holds it (another server's lease, or the
+    /// loser of two servers' simultaneous offers).
+    case claimedElsewhere
     /// Network, broadcast or the server's own address.
     case invalidAddress
 
@@ -94,6 +97,7 @@ public enum NakReason: Sendable, Equatable, CustomStringConvertible {
         case .reservedForAnotherClient: "address reserved for another host"
         case .inUse: "address in use"
         case .quarantined: "address declined recently"
+        case .claimedElsewhere: "address held by another client in the lease database"
         case .invalidAddress: "address not assignable"
         }
     }
@@ -132,6 +136,9 @@ public enum IgnoreReason: Sendable, Equatable, CustomStringConvertible {
     case notForProxy(DHCPMessageType)
     /// Proxy mode: the boot table has nothing for this client.
     case noBootFile
+    /// The lease database cannot take writes, and the request needs one (a new address, a
+    /// release, a decline): no answer until it is back.
+    case leaseStoreUnavailable
 
     public var description: String {
         switch self {
@@ -153,6 +160,7 @@ public enum IgnoreReason: Sendable, Equatable, CustomStringConvertible {
         case .noHardwareAddress: "no hardware address"
         case .notForProxy(let t): "\(t) is not answered by a proxy"
         case .noBootFile: "no boot file for this client"
+        case .leaseStoreUnavailable: "lease database unavailable: no new addresses"
         }
     }
 }
@@ -189,6 +197,9 @@ extension DHCPEvent {
 public struct DHCPOutcome: Sendable, Equatable {
     public var replies: [DHCPReply]
     public var leaseChanges: [LeaseRecord]
+    /// What each of `leaseChanges` replaces in the engine's book (nil: no record), so a change
+    /// that could not be persisted can be taken back (`DHCPServer.persistFailed`).
+    public var replacedRecords: [LeaseRecord?] = []
     public var event: DHCPEvent
     /// The boot file the reply names and why (nil: no boot information was sent).
     public var boot: BootDecision?

@@ -9,7 +9,8 @@ extension DHCPServer {
 
     /// The pool's lease time as option 51 carries it (0xFFFFFFFF would mean infinite).
     func leaseSeconds(_ r: Request) -> UInt32 {
-        UInt32(clamping: max(1, min(r.pool.leaseTime, 0xFFFF_FFFE)))
+        if let left = r.remainingSeconds { return left }
+        return UInt32(clamping: max(1, min(r.pool.leaseTime, 0xFFFF_FFFE)))
     }
 
     /// A configured duration as whole seconds, clamped to 0…10^9.
@@ -21,6 +22,7 @@ extension DHCPServer {
     // MARK: DISCOVER → OFFER
 
     mutating func discoverReceived(_ r: Request) -> DHCPOutcome {
+        guard leaseStoreAvailable else { return committedLeaseReply(.offer, r) }
         guard let ip = chooseAddress(r) else { return .ignored(.poolExhausted) }
         hold(ip, for: r.identity, now: r.now)
         return reply(.offer, to: r, yiaddr: ip, event: .offered(ip))
@@ -41,8 +43,14 @@ extension DHCPServer {
         let end = r.pool.rangeEnd.value
         guard start <= end else { return nil }
         let size = UInt64(end - start) + 1
-        let seed = r.message.hardwareAddress.isEmpty ? Array(r.key.rawValue.utf8) : r.message.hardwareAddress
+        var seed = r.message.hardwareAddress.isEmpty ? Array(r.key.rawValue.utf8) : r.message.hardwareAddress
+        if settings.sharedLeases {
+            // Another origin per server: two servers answering one DISCOVER rarely offer the same
+            // address (and when they do, the database's claim decides: `claimLost`).
+            withUnsafeBytes(of: settings.serverAddress.value.bigEndian) { seed += $0 }
+        }
         let offset = UInt64(Self.fnv1a(seed)) % size
+        if settings.sharedLeases, let ip = randomProbe(r, seed: seed, start: start, size: size) { return ip }
         // A never-used address first (a word of 64 used ones skipped at a time)...
         if let free = book.firstUnrecorded(start, end, from: start &+ UInt32(offset), usable: {
             conflict(IPv4Address($0), for: r, reservation: nil) == nil
@@ -61,6 +69,20 @@ extension DHCPServer {
             oldest = (ip, l.expiry)
         }
         return oldest?.ip
+    }
+
+    /// With a shared database: up to 32 pseudo-random never-used addresses (hashes of the salted
+    /// seed and the attempt). Another server's newest leases are unknown here until the next sync,
+    /// and a scan from an origin lands on the edges of runs, exactly where the other server is
+    /// allocating too; random picks collide only as often as an unknown lease is hit.
+    func randomProbe(_ r: Request, seed: [UInt8], start: UInt32, size: UInt64) -> IPv4Address? {
+        var bytes = seed + [0]
+        for attempt in 0..<32 {
+            bytes[bytes.count - 1] = UInt8(attempt)
+            let ip = IPv4Address(start &+ UInt32(truncatingIfNeeded: UInt64(Self.fnv1a(bytes)) % size))
+            if book.lease(at: ip) == nil, conflict(ip, for: r, reservation: nil) == nil { return ip }
+        }
+        return nil
     }
 
     /// The client's reserved address in this pool, if nothing else holds it.
@@ -135,7 +157,10 @@ extension DHCPServer {
         } else {
             return .ignored(.missingAddress)
         }
-        let known = book.lease(at: ip).map { holds($0, r) && $0.state != .declined } ?? false
+        // With a shared database, an address this engine has no record of may be another server's
+        // lease (that server may be down): the claim decides, and NAKs if someone else holds it.
+        let known = book.lease(at: ip).map { holds($0, r) && $0.state != .declined }
+            ?? (settings.sharedLeases && ip >= r.pool.rangeStart && ip <= r.pool.rangeEnd)
         if let why = conflict(ip, for: r, reservation: reservation) {
             return known || settings.authoritative ? nak(r, ip, why) : .ignored(.notAuthoritative)
         }
@@ -144,6 +169,7 @@ extension DHCPServer {
     }
 
     mutating func ack(_ ip: IPv4Address, _ r: Request) -> DHCPOutcome {
+        guard leaseStoreAvailable else { return committedLeaseReply(.ack, r, ip: ip) }
         var changes: [Lease] = []
         let expiry = r.nowSeconds + Int64(leaseSeconds(r))
         if let prev = book.lease(for: r.identity), prev.ip != ip, prev.isBound(now: r.now) {
@@ -154,9 +180,32 @@ extension DHCPServer {
         }
         changes.append(Lease(clientKey: r.key, mac: r.mac, ip: ip, hostname: hostname(for: r), expiry: expiry,
                              state: .active))
-        for c in changes { book.record(c) }
+        var replaced: [Lease?] = []
+        for c in changes {
+            replaced.append(book.lease(at: c.ip))
+            book.record(c)
+        }
         releaseOffer(for: r.key)
-        return reply(.ack, to: r, yiaddr: ip, leaseChanges: changes, event: .acknowledged(ip))
+        var outcome = reply(.ack, to: r, yiaddr: ip, leaseChanges: changes, event: .acknowledged(ip))
+        outcome.replacedRecords = replaced
+        return outcome
+    }
+
+    /// While the lease database is out: the client's committed, unexpired lease (on `ip`, when
+    /// given), for the seconds left of it and no more, so nothing unpersisted is promised.
+    /// Anything else needs a write and goes unanswered.
+    mutating func committedLeaseReply(_ type: DHCPMessageType, _ r: Request, ip: IPv4Address? = nil) -> DHCPOutcome {
+        guard let l = ip.map({ book.lease(at: $0) }) ?? book.lease(for: r.identity), l.state == .active, holds(l, r),
+              l.expiry - r.nowSeconds >= 2, conflict(l.ip, for: r, reservation: usableReservation(r)) == nil
+        else { return .ignored(.leaseStoreUnavailable) }
+        var shortened = r
+        shortened.remainingSeconds = UInt32(clamping: l.expiry - r.nowSeconds)
+        if type == .offer {
+            hold(l.ip, for: r.identity, now: r.now)
+            return reply(.offer, to: shortened, yiaddr: l.ip, event: .offered(l.ip))
+        }
+        releaseOffer(for: r.key)
+        return reply(.ack, to: shortened, yiaddr: l.ip, event: .acknowledged(l.ip))
     }
 
     func nak(_ r: Request, _ ip: IPv4Address, _ why: NakReason) -> DHCPOutcome {
@@ -177,28 +226,36 @@ extension DHCPServer {
     // MARK: RELEASE, DECLINE, INFORM
 
     mutating func releaseReceived(_ r: Request) -> DHCPOutcome {
+        guard leaseStoreAvailable else { return .ignored(.leaseStoreUnavailable) }
         if let sid = r.options.serverIdentifier, sid != settings.serverAddress { return .ignored(.notForThisServer(sid)) }
         let ip = r.message.ciaddr
         guard ip != .any else { return .ignored(.missingAddress) }
         guard var l = book.lease(at: ip), holds(l, r), l.state == .active else {
             return .ignored(.noMatchingLease)
         }
+        let before = l
         l.state = .released
         l.expiry = min(l.expiry, r.nowSeconds)
         book.record(l)
-        return DHCPOutcome(leaseChanges: [l], event: .released(ip))
+        var outcome = DHCPOutcome(leaseChanges: [l], event: .released(ip))
+        outcome.replacedRecords = [before]
+        return outcome
     }
 
     mutating func declineReceived(_ r: Request) -> DHCPOutcome {
+        guard leaseStoreAvailable else { return .ignored(.leaseStoreUnavailable) }
         if let sid = r.options.serverIdentifier, sid != settings.serverAddress { return .ignored(.notForThisServer(sid)) }
         guard let ip = r.options.requestedAddress else { return .ignored(.missingAddress) }
         let holdsLease = book.lease(at: ip).map { holds($0, r) && $0.state == .active } ?? false
         guard holdsLease || heldOffer(for: r.key, now: r.now) == ip else { return .ignored(.noMatchingLease) }
         let until = r.nowSeconds + Self.wholeSeconds(settings.declineQuarantine)
         let record = Lease(clientKey: r.key, mac: r.mac, ip: ip, hostname: nil, expiry: until, state: .declined)
+        let before = book.lease(at: ip)
         book.record(record)
         releaseOffer(for: r.key)
-        return DHCPOutcome(leaseChanges: [record], event: .declined(ip))
+        var outcome = DHCPOutcome(leaseChanges: [record], event: .declined(ip))
+        outcome.replacedRecords = [before]
+        return outcome
     }
 
     func informReceived(_ r: Request) -> DHCPOutcome {

@@ -25,6 +25,10 @@ public struct DHCPServer: Sendable {
     var reservedBy: [IPv4Address: MACAddress] = [:]
     var nextPurge: Double = -.infinity
     let bootFileSize: BootFileSizeLookup
+    /// Whether lease changes can be persisted now. While false (the lease database is out) the
+    /// engine makes no change: a client with a committed lease keeps it for what is left of it,
+    /// everything needing a write goes unanswered (`IgnoreReason.leaseStoreUnavailable`).
+    public var leaseStoreAvailable = true
 
     public init(settings: DHCPServiceConfig, leases: [Lease] = [],
                 bootFileSize: @escaping BootFileSizeLookup = DHCPServer.statBootFile)
@@ -83,12 +87,7 @@ public struct DHCPServer: Sendable {
         guard let pool = Self.selectPool(interfacePool, giaddr: message.giaddr) else {
             return .ignored(.noPoolForRelay(message.giaddr))
         }
-        let mac = message.macAddress
-        let request = Request(
-            message: message, pool: pool,
-            identity: ClientIdentity(
-                key: ClientKey(message: message, ignoreClientIdentifier: settings.ignoreClientIdentifier), mac: mac), host: mac.flatMap { hostsByMAC[$0] }, client: PXEClientInfo(options: message.options),
-            context: context, now: now)
+        let request = makeRequest(message, pool: pool, context: context, now: now)
         if pool.pxeOnly && !request.client.isNetworkBoot && request.host == nil {
             return .ignored(.notNetworkBootClient)
         }
@@ -100,6 +99,47 @@ public struct DHCPServer: Sendable {
         case .inform: return informReceived(request)
         case .offer, .ack, .nak: return .ignored(.serverMessage(type))
         }
+    }
+
+    func makeRequest(_ message: DHCPMessage, pool: DHCPPoolConfig, context: RequestContext, now: Double) -> Request {
+        let mac = message.macAddress
+        return Request(
+            message: message, pool: pool,
+            identity: ClientIdentity(
+                key: ClientKey(message: message, ignoreClientIdentifier: settings.ignoreClientIdentifier), mac: mac),
+            host: mac.flatMap { hostsByMAC[$0] }, client: PXEClientInfo(options: message.options),
+            context: context, now: now)
+    }
+
+    // MARK: What became of persisted changes
+
+    /// Takes back changes that were not persisted (`outcome.replacedRecords` of the outcome that
+    /// made them), the last first, so the book again holds only what is durable.
+    public mutating func persistFailed(_ changes: [Lease], replaced: [Lease?]) {
+        for i in changes.indices.reversed() {
+            if i < replaced.count, let previous = replaced[i] {
+                book.record(previous)
+            } else {
+                book.forget(changes[i].ip)
+            }
+        }
+    }
+
+    /// Records other servers committed (a shared database): the next offer skips their addresses.
+    public mutating func learn(_ leases: [Lease]) {
+        for var l in leases {
+            l.clientKey = l.clientKey.foldingEthernetIdentifier(mac: l.mac)
+            book.record(l)
+        }
+    }
+
+    /// The shared database gave `ip` to another client while this engine offered it too: the
+    /// caller has taken the claim back and learnt the holder; this is the DHCPNAK for `message`.
+    public func claimLost(_ message: DHCPMessage, ip: IPv4Address, context: RequestContext, now: Double) -> DHCPOutcome {
+        guard let pool = settings.pool.flatMap({ Self.selectPool($0, giaddr: message.giaddr) }) else {
+            return .ignored(.noPoolForRelay(message.giaddr))
+        }
+        return nak(makeRequest(message, pool: pool, context: context, now: now), ip, .claimedElsewhere)
     }
 
     /// The pool for a request: for relayed requests the relay pool whose subnet holds giaddr (or
@@ -136,6 +176,9 @@ struct Request {
     var client: PXEClientInfo
     var context: RequestContext
     var now: Double
+    /// During a lease database outage: the seconds left of the client's committed lease, which
+    /// the reply offers instead of the pool's lease time.
+    var remainingSeconds: UInt32? = nil
 
     var key: ClientKey { identity.key }
     var mac: MACAddress? { identity.mac }

@@ -31,6 +31,10 @@ public struct DHCPServiceConfig: Sendable, Equatable {
     /// NAK requests for addresses we have no record of when they are wrong for the network.
     /// Off for pxe-only pools, where another DHCP server usually owns the ordinary clients.
     public var authoritative: Bool
+    /// Other servers write to the same leases (a shared database): scan the pool from an origin
+    /// salted with this server's address, so two servers rarely offer one address, and let the
+    /// database's claim decide on addresses this engine has no record of.
+    public var sharedLeases: Bool = false
 
     public init(
         interfaceName: String, serverAddress: IPv4Address, interfaceNetwork: IPv4Network? = nil,

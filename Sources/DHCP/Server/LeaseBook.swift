@@ -68,6 +68,15 @@ struct LeaseBook: Sendable {
         if let mac = l.mac { Self.index(&byMAC, mac, l, byAddress) { $0.mac } }
     }
 
+    /// Drops the record on `ip` (a claim that was never persisted), and the client indexes
+    /// pointing at it.
+    mutating func forget(_ ip: IPv4Address) {
+        guard let l = byAddress.removeValue(forKey: ip) else { return }
+        if byKey[l.clientKey] == ip { byKey[l.clientKey] = nil }
+        if let mac = l.mac, byMAC[mac] == ip { byMAC[mac] = nil }
+        recorded[ip.value >> 6, default: 0] &= ~(1 << UInt64(ip.value & 63))
+    }
+
     /// Points `index[k]` at `l` unless it is a release that would hide the client's current
     /// binding elsewhere; a decline removes the entry.
     private static func index<K: Hashable>(_ index: inout [K: IPv4Address], _ k: K, _ l: Lease,

@@ -1,5 +1,6 @@
 import CoreMetrics
 import DHCP
+import LeaseDatabase
 import Logging
 import NIOCore
 import PXEConfig
@@ -35,10 +36,9 @@ public final class DHCPEngine: Engine {
     static func leaseStore(_ path: String, backend: LeaseStoreSettings.Backend, resources: EngineResources,
                            logger: Logger) throws -> LeaseStore {
         guard backend == .journal else {
-            // Issue 19 in progress: the schema (`pxed db init`) and reading (`pxed leases`) work;
-            // claiming addresses in the database at REQUEST time does not exist yet, and quietly
-            // falling back to the journal would split the site's leases.
-            throw EngineError("lease-store backend postgresql: serving DHCP from PostgreSQL is not built yet (pxed db init and pxed leases are); use backend: journal")
+            // Only DHCPv4 leases have a table so far; a journal beside the database would split
+            // the site's DHCPv6 leases between servers without anyone noticing.
+            throw EngineError("lease-store backend postgresql holds DHCPv4 leases only: DHCPv6 with a shared database is not built yet (use backend: journal, or leave out dhcp6)")
         }
         do {
             return try resources.shared(leaseStoreKey(path)) {
@@ -51,13 +51,35 @@ public final class DHCPEngine: Engine {
         }
     }
 
+    /// The DHCPv4 lease backend of a generation: the journal, or the shared database (one pool
+    /// per URL, opened once and kept across reloads that keep the URL).
+    static func leaseBackend(_ generation: LeaseStoreSettings, leaseFile: String, resources: EngineResources,
+                             logger: Logger) async throws -> any LeaseBackend {
+        guard generation.backend == .postgresql, let settings = generation.postgres else {
+            return try leaseStore(leaseFile, backend: .journal, resources: resources, logger: logger)
+        }
+        do {
+            return try await resources.shared("lease-db:\(settings.displayURL)") { () async throws -> PostgresLeaseBackend in
+                let (backend, loadError) = try await PostgresLeaseBackend.open(settings: settings, logger: logger)
+                if let loadError {
+                    logger.error("\(loadError): DHCP answers no new clients until the database can be read; retrying")
+                } else {
+                    logger.info("DHCPv4 leases in \(settings.displayURL)", metadata: ["leases": "\(backend.initialLeases.count)"])
+                }
+                return backend
+            }
+        } catch {
+            throw EngineError("lease-store \(settings.displayURL): \(error)")
+        }
+    }
+
     public func apply(_ plan: any EnginePlan) async throws -> EngineApplyResult {
         guard let plan = plan as? Plan else { return .restart }
         // Same socket and same lease file: swap the settings in place (leases and held offers
         // kept). A new port needs a new socket; a new lease file an engine that starts from its
         // records and persists to it. Proxy mode on or off opens or closes the boot server socket.
-        let store = try plan.store()
-        guard listener.localAddress?.port == Int(plan.settings.port), listener.leaseStore === store,
+        let store = try await plan.store()
+        guard listener.localAddress?.port == Int(plan.settings.port), listener.backend === store,
               listener.bootServerAddress?.port == plan.settings.proxy.map({ Int($0.bootServerPort) })
         else { return .restart }
         await listener.apply(settings: plan.settings)
@@ -73,7 +95,7 @@ public final class DHCPEngine: Engine {
             EngineCounter("received", s.received), EngineCounter("offers", s.offers), EngineCounter("acks", s.acks),
             EngineCounter("naks", s.naks), EngineCounter("bootp", s.bootpReplies), EngineCounter("malformed", s.malformed),
             EngineCounter("proxy-offers", s.proxyOffers), EngineCounter("proxy-acks", s.proxyAcks),
-            EngineCounter("ignored", s.ignored), EngineCounter("leases", listener.leaseStore?.leases.count ?? 0, .gauge),
+            EngineCounter("ignored", s.ignored), EngineCounter("leases", (listener.backend as? LeaseStore)?.leases.count ?? 0, .gauge),
             EngineCounter("releases", s.releases), EngineCounter("declines", s.declines), EngineCounter("informs", s.informs),
             EngineCounter("sent", s.sent), EngineCounter("send-errors", s.sendErrors),
             EngineCounter("persist-errors", s.persistErrors), EngineCounter("arp-fallbacks", s.arpFallbacks),
@@ -90,17 +112,17 @@ public final class DHCPEngine: Engine {
         let key: EngineKey
         let settings: DHCPServiceConfig
         let leaseFile: String
-        let backend: LeaseStoreSettings.Backend
+        let leaseStore: LeaseStoreSettings
         let resources: EngineResources
         let logger: Logger
         let metrics: any MetricsFactory
 
-        func store() throws -> LeaseStore {
-            try DHCPEngine.leaseStore(leaseFile, backend: backend, resources: resources, logger: logger)
+        func store() async throws -> any LeaseBackend {
+            try await DHCPEngine.leaseBackend(leaseStore, leaseFile: leaseFile, resources: resources, logger: logger)
         }
 
         func start(group: any EventLoopGroup, logger: Logger) async throws -> any Engine {
-            let store = try store()
+            let store = try await store()
             do {
                 let listener = try await DHCPListener.start(group: group, settings: settings, port: settings.port,
                                                             leases: store, logger: logger, metrics: metrics)
@@ -118,9 +140,11 @@ extension DHCPEngine: EngineKind {
     public static func plans(for generation: PXEConfiguration, interface: ResolvedInterface,
                              resources: EngineResources) -> [any EnginePlan] {
         guard interface.config.dhcp != nil || interface.config.dhcpProxy != nil || interface.config.bootp else { return [] }
+        var settings = settings(generation, interface: interface)
+        settings.sharedLeases = generation.leaseStore.backend == .postgresql
         return [Plan(key: EngineKey(kind: name, interface: interface.config.name),
-                     settings: settings(generation, interface: interface), leaseFile: generation.leaseFile,
-                     backend: generation.leaseStore.backend,
+                     settings: settings, leaseFile: generation.leaseFile,
+                     leaseStore: generation.leaseStore,
                      resources: resources, logger: resources.logger, metrics: resources.metrics)]
     }
 }

@@ -146,6 +146,15 @@ public final class EngineResources: @unchecked Sendable {
         return opened
     }
 
+    /// The same, for a resource whose opening waits (a database connection).
+    public func shared<T: AnyObject>(_ key: String, open: () async throws -> T) async throws -> T {
+        used.insert(key)
+        if let existing = resources[key] as? T { return existing }
+        let opened = try await open()
+        resources[key] = opened
+        return opened
+    }
+
     func beginGeneration() { used.removeAll() }
 
     /// Drops what the generation just applied did not ask for.

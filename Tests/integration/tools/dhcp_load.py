@@ -2,7 +2,9 @@
 """DHCP load as a relay agent: full DISCOVER/OFFER/REQUEST/ACK exchanges for many distinct MACs,
 sent unicast from port 67 with giaddr set, so nothing is broadcast. Every ACK is written to
 --acks as "MAC IP" the moment it arrives (flushed), which is what crash tests compare against the
-server's lease file. Bounded by --count and --seconds."""
+server's lease file. --server may list several servers (comma-separated): every message goes to
+all of them, as a relay with several helper addresses forwards it, and the REQUEST's server
+identifier picks one. Bounded by --count and --seconds."""
 import argparse, random, socket, struct, sys, time
 
 def build(msgtype, xid, mac, giaddr, extra=b""):
@@ -28,22 +30,29 @@ def main():
     p.add_argument("--mac-base", type=int, default=0); p.add_argument("--acks", required=True)
     p.add_argument("--timeout", type=float, default=1.0)
     p.add_argument("--drain", type=float, default=None, help="seconds to finish exchanges after the deadline")
+    p.add_argument("--restart-on-nak", type=int, default=0,
+                   help="after a NAK start again with a DISCOVER, as a client does, up to this many times")
     a = p.parse_args()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((a.giaddr, 67)); s.settimeout(0.05)
     out = open(a.acks, "a")
+    servers = a.server.split(",")
+    def send(packet):
+        for server in servers:
+            try: s.sendto(packet, (server, a.port))
+            except OSError: pass   # a server that is down (ICMP unreachable) must not stop the run
     deadline = time.monotonic() + a.seconds
     drain = a.drain if a.drain is not None else 4 * a.timeout + 2
     pending = {}   # xid -> (mac, state, sent_at, tries)
-    next_client, acked, failed = 0, 0, 0
+    next_client, acked, failed, naks = 0, 0, 0, 0
     # After the deadline no new client starts, but exchanges in flight get a few seconds to end.
     while (time.monotonic() < deadline and next_client < a.count) or (pending and time.monotonic() < deadline + drain):
         while len(pending) < a.window and next_client < a.count and time.monotonic() < deadline:
             n = a.mac_base + next_client; next_client += 1
             mac = bytes([0x02, 0x70]) + struct.pack("!I", n)
             xid = random.getrandbits(32)
-            s.sendto(build(1, xid, mac, a.giaddr), (a.server, a.port))
+            send(build(1, xid, mac, a.giaddr))
             pending[xid] = [mac, "discover", time.monotonic(), 0, None]
         try:
             data, _ = s.recvfrom(2048)
@@ -61,22 +70,30 @@ def main():
                 yi = data[16:20]
                 sid = o.get(54, b"")
                 st[1], st[2], st[4] = "request", now, (yi, sid)
-                s.sendto(build(3, xid, st[0], a.giaddr, bytes([50, 4]) + yi + bytes([54, len(sid)]) + sid), (a.server, a.port))
+                send(build(3, xid, st[0], a.giaddr, bytes([50, 4]) + yi + bytes([54, len(sid)]) + sid))
             elif st and kind == 5 and st[1] == "request":
                 out.write("%s %s\n" % (":".join("%02x" % x for x in st[0]), socket.inet_ntoa(data[16:20]))); out.flush()
                 acked += 1; del pending[xid]
-            elif st and kind == 6:
-                failed += 1; del pending[xid]
+            elif st and kind == 6 and (st[1] != "request" or o.get(54, st[4][1]) == st[4][1]):
+                # A NAK from the server the REQUEST named (another server's NAK is not for us).
+                naks += 1; del pending[xid]
+                restarts = st[5] if len(st) > 5 else 0
+                if restarts < a.restart_on_nak:
+                    xid = random.getrandbits(32)
+                    send(build(1, xid, st[0], a.giaddr))
+                    pending[xid] = [st[0], "discover", time.monotonic(), 0, None, restarts + 1]
+                else:
+                    failed += 1
         for xid, st in list(pending.items()):
             if now - st[2] > a.timeout:
                 st[3] += 1; st[2] = now
                 if st[3] > 3: failed += 1; del pending[xid]; continue
                 if st[1] == "discover":
-                    s.sendto(build(1, xid, st[0], a.giaddr), (a.server, a.port))
+                    send(build(1, xid, st[0], a.giaddr))
                 else:
                     yi, sid = st[4]
-                    s.sendto(build(3, xid, st[0], a.giaddr, bytes([50, 4]) + yi + bytes([54, len(sid)]) + sid), (a.server, a.port))
-    print("acked %d failed %d unfinished %d" % (acked, failed, len(pending)))
+                    send(build(3, xid, st[0], a.giaddr, bytes([50, 4]) + yi + bytes([54, len(sid)]) + sid))
+    print("acked %d failed %d unfinished %d naks %d" % (acked, failed, len(pending), naks))
 
 if __name__ == "__main__":
     main()

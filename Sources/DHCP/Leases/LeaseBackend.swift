@@ -1,0 +1,57 @@
+import NIOPosix
+
+/// What became of one lease record the listener asked a backend to persist.
+public enum LeaseVerdict: Sendable, Equatable {
+    /// Durable: its reply may leave.
+    case committed
+    /// A shared database refused the claim: another client holds the address (`holder`, when
+    /// the database said who). An ACK for it becomes a NAK.
+    case lost(holder: Lease?)
+    /// Not written (the database is unreachable, the disk failed; `reason` says which): no reply
+    /// may leave for it.
+    case unavailable(reason: String)
+}
+
+/// Where the DHCPv4 engine's lease records go before their replies leave: the local journal, or a
+/// database shared by several servers. The listener calls `persist` with a whole group-commit
+/// batch, one call at a time per listener, and sends each reply only when its records committed.
+public protocol LeaseBackend: AnyObject, Sendable {
+    /// The records the engine starts from.
+    var initialLeases: [Lease] { get }
+    /// Whether `initialLeases` is everything: false when a database could not be read at start,
+    /// and then the listener serves nothing new until `probe` and `changesFromOtherServers`
+    /// (which then returns every record) succeed.
+    var isLoaded: Bool { get }
+    /// Persists `records` (in order; a later record for an address supersedes an earlier one) and
+    /// says, per record, what became of it. Never throws: a failure is a verdict.
+    func persist(_ records: [Lease], now: Int64) async -> [LeaseVerdict]
+    /// Whether other servers write to the same leases: then the engine scans the pool from a
+    /// per-server origin, learns others' changes through `changesSince`, and may not trust its
+    /// own view of an address until a claim committed.
+    var isShared: Bool { get }
+    /// Records other servers changed since the previous call (the first call: since startup);
+    /// nil when the backend cannot tell now (unreachable) or is not shared.
+    func changesFromOtherServers() async -> [Lease]?
+    /// Whether the backend can take writes now (after a failure, the listener asks with back-off).
+    func probe() async -> Bool
+}
+
+extension LeaseStore: LeaseBackend {
+    public var initialLeases: [Lease] { leases }
+    public var isLoaded: Bool { true }
+
+    /// The journal: one append (one fdatasync) on the thread pool for the whole batch.
+    public func persist(_ records: [Lease], now: Int64) async -> [LeaseVerdict] {
+        do {
+            try await NIOThreadPool.singleton.runIfActive { try self.append(records) }
+            return Array(repeating: .committed, count: records.count)
+        } catch {
+            return Array(repeating: .unavailable(reason: "\(error)"), count: records.count)
+        }
+    }
+
+    public var isShared: Bool { false }
+    public func changesFromOtherServers() async -> [Lease]? { nil }
+    /// A journal that failed a write is tried again with the next batch.
+    public func probe() async -> Bool { true }
+}
