@@ -124,7 +124,12 @@ public final class PostgresLeaseBackend: LeaseBackend {
         SELECT host(address) FROM claimed
         """
 
-    public func persist(_ records: [Lease], now: Int64) async -> [LeaseVerdict] {
+    public func persist(_ records: [Lease], now: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<[LeaseVerdict]> {
+        // postgres-nio speaks async/await; its connections run on NIO event loops either way.
+        eventLoop.makeFutureWithTask { await self.persist(records, now: now) }
+    }
+
+    func persist(_ records: [Lease], now: Int64) async -> [LeaseVerdict] {
         guard !records.isEmpty else { return [] }
         var addresses: [String] = [], keys: [String] = [], macs: [String] = [], names: [String] = []
         var expiries: [Int64] = [], states: [String] = [], order: [Int32] = []

@@ -344,13 +344,9 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         let records = batch.flatMap(\.changes)
         let now = DHCPServer.seconds(clock())
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let loop = context.eventLoop
-        Task {
-            let verdicts = await store.persist(records, now: now)
-            loop.execute {
-                let (handler, context) = bound.value
-                handler.written(batch, verdicts: verdicts, context: context)
-            }
+        store.persist(records, now: now, on: context.eventLoop).hop(to: context.eventLoop).whenSuccess { verdicts in
+            let (handler, context) = bound.value
+            handler.written(batch, verdicts: verdicts, context: context)
         }
     }
 

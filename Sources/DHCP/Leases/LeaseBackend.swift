@@ -1,3 +1,4 @@
+import NIOCore
 import NIOPosix
 
 /// What became of one lease record the listener asked a backend to persist.
@@ -23,8 +24,10 @@ public protocol LeaseBackend: AnyObject, Sendable {
     /// (which then returns every record) succeed.
     var isLoaded: Bool { get }
     /// Persists `records` (in order; a later record for an address supersedes an earlier one) and
-    /// says, per record, what became of it. Never throws: a failure is a verdict.
-    func persist(_ records: [Lease], now: Int64) async -> [LeaseVerdict]
+    /// says, per record, what became of it, on `eventLoop`. Never fails: a failure is a verdict.
+    /// A future, not `async`: the reply path stays on the event loop and its thread pool, and
+    /// never waits for a Swift concurrency thread that something else may be holding.
+    func persist(_ records: [Lease], now: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<[LeaseVerdict]>
     /// Whether other servers write to the same leases: then the engine scans the pool from a
     /// per-server origin, learns others' changes through `changesSince`, and may not trust its
     /// own view of an address until a claim committed.
@@ -41,13 +44,11 @@ extension LeaseStore: LeaseBackend {
     public var isLoaded: Bool { true }
 
     /// The journal: one append (one fdatasync) on the thread pool for the whole batch.
-    public func persist(_ records: [Lease], now: Int64) async -> [LeaseVerdict] {
-        do {
-            try await NIOThreadPool.singleton.runIfActive { try self.append(records) }
-            return Array(repeating: .committed, count: records.count)
-        } catch {
-            return Array(repeating: .unavailable(reason: "\(error)"), count: records.count)
-        }
+    public func persist(_ records: [Lease], now: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<[LeaseVerdict]> {
+        NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+            try self.append(records)
+        }.map { Array(repeating: LeaseVerdict.committed, count: records.count) }
+        .recover { Array(repeating: .unavailable(reason: "\($0)"), count: records.count) }
     }
 
     public var isShared: Bool { false }
