@@ -13,6 +13,7 @@
 #   5. PostgreSQL stopped for 10 s under load: known clients keep their addresses (for what is
 #      left of their leases), new clients get nothing (logged, counted), then are served once it
 #      is back; nothing ACKed is missing from the database afterwards.
+#   6. a reload moves a server from the database to its journal and back.
 . "$(dirname "$0")/lib.sh"
 lib_init lease-shared 420 pxed
 need udhcpc python3 ip timeout || finish
@@ -223,4 +224,25 @@ check_why "the load across the outage ran ($(cat "$TMP/outage-load.out"))" "$(ca
 check_why "nothing ACKed is missing from the database; nobody holds two addresses" "$(verify "$TMP"/acks.* 2>&1 | tail -4)" \
   verify "$TMP/acks.udhcpc" "$TMP/acks.two" "$TMP/acks.raceA" "$TMP/acks.raceB" "$TMP/acks.kill" "$TMP/acks.renewB" \
     "$TMP/acks.renewA" "$TMP/acks.outage" "$TMP/acks.new2"
+
+# --- 6. a reload changes the backend ---------------------------------------------------------------------
+# rows_for MAC: how many database rows the client has.
+rows_for() { DB=pxed psql_q "SELECT count(*) FROM pxed_leases4 WHERE mac = '$1'"; }
+cp "$TMP/b.yaml" "$TMP/b-db.yaml"
+sed -i "/^lease-store:/,/connect-timeout/d" "$TMP/b.yaml"
+sed -i "1i lease-file: $TMP/b-journal" "$TMP/b.yaml"
+kill -HUP "$B_PID"
+wait_log "$TMP/b.log" "reload applied" 10
+load toJournal 10.90.0.2 10.90.0.100 60000 5 4 --window 5
+journal=$("$BIN/pxed" leases --lease-file "$TMP/b-journal" 2>&1)
+check_why "reload to the journal: B's new leases go to its file, not the database ($(cat "$TMP/load.toJournal"))" \
+  "$(grep -i reload "$TMP/b.log" | tail -2); $journal" \
+  bash -c "[ $(acked toJournal) = 5 ] && [ \$(grep -c '02:70:00:00:ea:6' <<<'$journal') = 5 ] && [ '$(rows_for 02:70:00:00:ea:60)' = 0 ]"
+cp "$TMP/b-db.yaml" "$TMP/b.yaml"
+kill -HUP "$B_PID"
+wait_log "$TMP/b.log" "reload applied" 10 2
+load toDatabase 10.90.0.2 10.90.0.100 61000 5 4 --window 5
+check_why "reload back to the database: B's new leases are rows again ($(cat "$TMP/load.toDatabase"))" \
+  "$(grep -i reload "$TMP/b.log" | tail -2)" \
+  bash -c "[ $(acked toDatabase) = 5 ] && [ '$(rows_for 02:70:00:00:ee:48)' = 1 ]"
 finish
