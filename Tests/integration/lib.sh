@@ -283,39 +283,27 @@ ns_pair_remove() {
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
-# pg_cluster PORT [ADDRESS [NS]]: a throwaway cluster (Debian's postgresql: initdb as `postgres`
-# into $TMP/pg, scram-sha-256, superuser password $PGPASSWORD) listening on ADDRESS:PORT
-# (127.0.0.1 by default), started inside namespace NS when given; stopped on exit. Then
-# `pg_start`/`pg_stop` restart it, `psql_q SQL` runs a query (database $DB, default postgres),
-# and `pg_role_db NAME PASSWORD` makes a login role and a database it owns.
+# pg_cluster PORT [ADDRESS [NS]]: scripts/pg-cluster.sh's throwaway cluster in $TMP/pg, checked,
+# stopped on exit. Then `pg_start`/`pg_stop [MODE]`, `psql_q SQL` (database $DB, default
+# postgres) and `pg_role_db NAME PASSWORD`.
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/pg-cluster.sh"
 pg_cluster() {
-    PG_PORT=$1 PG_ADDRESS=${2:-127.0.0.1} PG_NS=${3:-}
-    PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    need "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql" runuser || return 1
-    PGDATA=$TMP/pg
-    export PGPASSWORD=s3cret-pxed
-    mkdir -p "$PGDATA" "$TMP/pgsock" "$TMP/pglog"
-    chown postgres: "$PGDATA" "$TMP/pgsock" "$TMP/pglog"
-    chmod 755 "$TMP"
-    printf '%s\n' "$PGPASSWORD" > "$TMP/pwfile.init"; chown postgres: "$TMP/pwfile.init"
-    check "initdb" _pg_user "$PGBIN/initdb" -D "$PGDATA" -U postgres -A scram-sha-256 --pwfile="$TMP/pwfile.init" -E UTF8 || return 1
-    cat >> "$PGDATA/postgresql.conf" <<EOF
-listen_addresses = '$PG_ADDRESS'
-port = $PG_PORT
-unix_socket_directories = '$TMP/pgsock'
-fsync = on
-EOF
-    # Password logins from anywhere the cluster listens (only the test's own address).
-    echo "host all all 0.0.0.0/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"
-    on_exit pg_stop
-    check "postgres starts" pg_start
+    need runuser || return 1
+    # Not through `check`: its subshell would lose the variables pgc_init sets.
+    local out
+    if out=$(pgc_init "$TMP/pg" "$1" "${2:-127.0.0.1}" "${3:-}" 2>&1) && pgc_init_vars "$TMP/pg" "$1" "${2:-127.0.0.1}" "${3:-}"; then
+        pass "initdb"
+    else
+        fail "initdb" "$out"
+        return 1
+    fi
+    on_exit pgc_stop
+    check "postgres starts" pgc_start
 }
-_pg_user() { runuser -u postgres -- "$@"; }
-_pg_in_ns() { if [ -n "$PG_NS" ]; then ip netns exec "$PG_NS" "$@"; else "$@"; fi; }
-pg_start() { _pg_in_ns runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$TMP/pglog/postgres.log" -w -t 30 start >/dev/null; }
-pg_stop() { _pg_in_ns runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m "${1:-immediate}" -w stop >/dev/null 2>&1; }
-psql_q() { _pg_in_ns "$PGBIN/psql" -h "$PG_ADDRESS" -p "$PG_PORT" -U postgres -d "${DB:-postgres}" -tAq -c "$1"; }
-pg_role_db() { psql_q "CREATE ROLE $1 LOGIN PASSWORD '$2'" >/dev/null && psql_q "CREATE DATABASE $1 OWNER $1" >/dev/null; }
+pg_start() { pgc_start; }
+pg_stop() { pgc_stop "$@"; }
+psql_q() { pgc_sql "${DB:-postgres}" "$1"; }
+pg_role_db() { pgc_role_db "$@"; }
 
 # --- other --------------------------------------------------------------------------------------
 
