@@ -10,26 +10,36 @@
 #   kea      kea-dhcp4, memfile lease database with persist: true, UDP sockets (the traffic is
 #            relayed unicast; Kea's raw-socket default would hide its queue overflows from the
 #            counters below)
+#   pxed_pg  pxed with its leases in PostgreSQL (lease-store: postgresql), one server
+#   pxed_pg2 two pxed servers on one database, each on its own veth pair; two perfdhcp runs at
+#            half the rate each (their own giaddr, server and MAC base), figures summed
+#   kea_pg   kea-dhcp4 with its PostgreSQL lease backend (kea-admin db-init pgsql)
+#   The *_pg servers share one throwaway cluster (scripts/pg-cluster.sh) inside the server
+#   namespace on 127.0.0.1, fsync on, default synchronous_commit; tables emptied before each step.
 # perfdhcp: -R CLIENTS distinct MACs, -r RATE DORA/s offered, -p PERIOD seconds, giaddr 10.79.0.2.
 # The lease files live under a mktemp directory in TMPDIR (default /tmp); the header prints its
 # filesystem type, since an fdatasync on tmpfs costs nothing.
 #
 # Environment:
 #   BIN       directory holding the pxed binary (default $REPO/.build/release)
-#   SERVERS   which servers, in order (default "pxed dnsmasq kea"); "pxed_metrics" is pxed with
+#   SERVERS   which servers, in order (default "pxed dnsmasq kea pxed_pg pxed_pg2 kea_pg");
+#             "pxed_metrics" is pxed with
 #             metrics on (metrics.listen on the server namespace's loopback) and scraped every
 #             second during the step, to weigh what the metrics cost against "pxed"
 #   RATES     offered rates, DORA/s (default "500 1000 2000 4000 8000 12000 16000")
+#   PG_RATES  the same for the *_pg servers (default "250 500 1000 2000 4000 8000")
 #   PERIOD    seconds per step (default 10); CLIENTS distinct clients (default 5000)
 #   STOP_AT   skip a server's higher rates once REQUEST-ACK drops exceed this percent (default 30)
 #   FSYNC_CHECK=0 skips the strace check that pxed fdatasyncs a lease before its ACK is sent
 # Bounded: every perfdhcp and strace run is under `timeout`; each server is stopped after its step
-# (SIGTERM, SIGKILL after 5 s); namespaces and files go in an EXIT trap. About 4 minutes.
+# (SIGTERM, SIGKILL after 5 s); namespaces, the cluster and files go in an EXIT trap. About 4
+# minutes, 8 with the PostgreSQL rows.
 set -u
 REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${BIN:-$REPO/.build/release}
-SERVERS=${SERVERS:-"pxed dnsmasq kea"}
+SERVERS=${SERVERS:-"pxed dnsmasq kea pxed_pg pxed_pg2 kea_pg"}
 RATES=${RATES:-"500 1000 2000 4000 8000 12000 16000"}
+PG_RATES=${PG_RATES:-"250 500 1000 2000 4000 8000"}
 PERIOD=${PERIOD:-10}
 CLIENTS=${CLIENTS:-5000}
 STOP_AT=${STOP_AT:-30}
@@ -41,19 +51,32 @@ VS=pbs$$
 VC=pbc$$
 SRV=10.79.0.1
 CLI=10.79.0.2
+# The second server of pxed_pg2, on a second veth pair (host routes keep each pair's traffic on it).
+VS2=pbs2$$
+VC2=pbc2$$
+SRV2=10.79.0.3
+CLI2=10.79.0.4
+PG_PORT=15434
 W=$(mktemp -d "${TMPDIR:-/tmp}/pxed-dhcp-bench.XXXXXX")
 SPID=
+SPID2=
 
-stop_server() {
-  [ -n "$SPID" ] || return 0
-  kill -TERM "$SPID" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SPID" 2>/dev/null
-  wait "$SPID" 2>/dev/null
-  SPID=
+stop_one() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
 }
+stop_server() {
+  stop_one "$SPID"; stop_one "$SPID2"
+  SPID= SPID2=
+}
+. "$REPO/scripts/pg-cluster.sh"
 cleanup() {
   stop_server
+  pgc_stop
   ip netns del "$C" 2>/dev/null
   ip netns del "$S" 2>/dev/null
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
@@ -71,6 +94,18 @@ ip -n "$S" link set lo up; ip -n "$C" link set lo up
 ip link add "$VS" netns "$S" type veth peer name "$VC" netns "$C" || exit 1
 ip -n "$S" addr add $SRV/16 dev "$VS"; ip -n "$S" link set "$VS" up
 ip -n "$C" addr add $CLI/16 dev "$VC"; ip -n "$C" link set "$VC" up
+USES_PG=0
+[[ " $SERVERS " == *_pg* ]] && USES_PG=1
+if [ $USES_PG = 1 ]; then
+  ip link add "$VS2" netns "$S" type veth peer name "$VC2" netns "$C" || exit 1
+  ip -n "$S" addr add $SRV2/16 dev "$VS2"; ip -n "$S" link set "$VS2" up
+  ip -n "$C" addr add $CLI2/16 dev "$VC2"; ip -n "$C" link set "$VC2" up
+  ip -n "$S" route add $CLI2/32 dev "$VS2" src $SRV2
+  ip -n "$C" route add $SRV2/32 dev "$VC2" src $CLI2
+  pgc_init "$W/pg" $PG_PORT 127.0.0.1 "$S" && pgc_start || { echo "PostgreSQL cluster did not start"; exit 1; }
+  pgc_role_db pxed pxed-pw && pgc_role_db kea kea-pw || { echo "PostgreSQL roles"; exit 1; }
+  printf 'pxed-pw\n' > "$W/pxed-db-password"
+fi
 
 # --- servers ----------------------------------------------------------------------------------
 # start_SERVER DIR: start in the server namespace with a fresh database in DIR; sets SPID.
@@ -79,22 +114,41 @@ start_pxed() {
   ip netns exec "$S" "$BIN/pxed" -c "$1/pxed.yaml" > "$1/server.log" 2>&1 &
   SPID=$!
 }
+# pxed_config DIR [IFNAME ADDRESS [STORE]]: STORE "pg" keeps the leases in the bench's cluster.
 pxed_config() {
+  local ifname=${2:-$VS} address=${3:-$SRV}
   cat <<EOF
 # Per-lease log lines off (as for dnsmasq --quiet-dhcp and Kea at WARN).
 log-level: warning
-lease-file: $1/leases
-control-socket: $1/control.sock
+control-socket: $1/control-$ifname.sock
 interfaces:
-  $VS:
-    address: $SRV
+  $ifname:
+    address: $address
     tftp: false
     dhcp:
       subnet: 10.79.0.0/16
       range: 10.79.1.0-10.79.255.254
-      router: $SRV
+      router: $address
       lease-time: 3600
 EOF
+  if [ "${4:-}" = pg ]; then
+    echo "lease-store: {backend: postgresql, url: \"postgresql://pxed@127.0.0.1:$PG_PORT/pxed\", password-file: $W/pxed-db-password}"
+  else
+    echo "lease-file: $1/leases"
+  fi
+}
+# Leases in PostgreSQL: one server, or two on one database (each on its own veth pair).
+start_pxed_pg() {
+  pgc_sql pxed "TRUNCATE pxed_leases4" >/dev/null 2>&1
+  pxed_config "$1" "$VS" $SRV pg > "$1/pxed.yaml"
+  ip netns exec "$S" "$BIN/pxed" -c "$1/pxed.yaml" > "$1/server.log" 2>&1 &
+  SPID=$!
+}
+start_pxed_pg2() {
+  start_pxed_pg "$1"
+  pxed_config "$1" "$VS2" $SRV2 pg > "$1/pxed2.yaml"
+  ip netns exec "$S" "$BIN/pxed" -c "$1/pxed2.yaml" > "$1/server2.log" 2>&1 &
+  SPID2=$!
 }
 # pxed with metrics on, and a scraper (one GET /metrics a second, as Prometheus would) that ends
 # with the server.
@@ -132,11 +186,35 @@ EOF
   SPID=$!
 }
 
-# wait_ready: a DHCP server is ready when one perfdhcp exchange completes (at most 10 s).
+start_kea_pg() {
+  pgc_sql kea "TRUNCATE lease4" >/dev/null 2>&1
+  cat > "$1/kea.json" <<EOF
+{ "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "$VS" ], "dhcp-socket-type": "udp" },
+    "lease-database": { "type": "postgresql", "name": "kea", "host": "127.0.0.1", "port": $PG_PORT,
+                        "user": "kea", "password": "kea-pw" },
+    "valid-lifetime": 3600,
+    "subnet4": [ { "id": 1, "subnet": "10.79.0.0/16",
+                   "pools": [ { "pool": "10.79.1.0 - 10.79.255.254" } ],
+                   "option-data": [ { "name": "routers", "data": "$SRV" } ] } ],
+    "loggers": [ { "name": "kea-dhcp4", "severity": "WARN",
+                   "output_options": [ { "output": "$1/server.log" } ] } ] } }
+EOF
+  KEA_PIDFILE_DIR="$1" KEA_LOCKFILE_DIR="$1" ip netns exec "$S" kea-dhcp4 -c "$1/kea.json" > "$1/server.out" 2>&1 &
+  SPID=$!
+}
+
+# wait_ready: a DHCP server is ready when one perfdhcp exchange completes (at most 10 s); the
+# second server too when there is one.
 wait_ready() {
+  wait_ready_at "$SPID" "$VC" $SRV || return 1
+  [ -z "$SPID2" ] || wait_ready_at "$SPID2" $CLI2 $SRV2
+}
+wait_ready_at() {
+  local pid=$1 from=$2 server=$3
   for _ in $(seq 1 20); do
-    kill -0 "$SPID" 2>/dev/null || return 1
-    if ip netns exec "$C" timeout 5 perfdhcp -4 -l "$VC" -R 1 -r 5 -p 1 -W 300000 $SRV 2>/dev/null \
+    kill -0 "$pid" 2>/dev/null || return 1
+    if ip netns exec "$C" timeout 5 perfdhcp -4 -l "$from" -R 1 -r 5 -p 1 -W 300000 -b mac=00:0c:ff:ff:ff:ff $server 2>/dev/null \
        | awk '/DISCOVER-OFFER/{f=1} f && /received packets: [1-9]/{ok=1} END{exit !ok}'; then
       return 0
     fi
@@ -149,8 +227,8 @@ wait_ready() {
 # UDP datagrams dropped because a socket's receive queue was full, in namespace $1 (absolute count).
 rcvbuf_errors() { ip netns exec "$1" nstat -asz UdpRcvbufErrors 2>/dev/null | awk '/UdpRcvbufErrors/{print $2; f=1} END{if(!f) print 0}'; }
 
-# The server's user + system CPU ticks so far (SPID is the server itself: `ip netns exec` execs it).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat" 2>/dev/null || echo 0; }
+# The servers' user + system CPU ticks so far (SPID is the server itself: `ip netns exec` execs it).
+cpu_ticks() { cat "/proc/$SPID/stat" ${SPID2:+"/proc/$SPID2/stat"} 2>/dev/null | awk '{t += $14 + $15} END {print t + 0}'; }
 
 # run_step SERVER RATE -> "rate achieved offer_drop ack_drop dora_loss srv_ovf cli_ovf cpu_us_per_ack".
 run_step() {
@@ -165,30 +243,50 @@ run_step() {
   fi
   local s0 c0 s1 c1 t0 t1
   s0=$(rcvbuf_errors "$S"); c0=$(rcvbuf_errors "$C"); t0=$(cpu_ticks)
-  ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -4 -l "$VC" -R "$CLIENTS" -r "$rate" -p "$PERIOD" \
-    -W 1000000 $SRV > "$dir/perfdhcp.out" 2>&1
+  if [ -n "$SPID2" ]; then
+    # Two servers: half the clients and half the rate through each, at the same time.
+    ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -4 -l "$VC" -R $((CLIENTS / 2)) -r $((rate / 2)) -p "$PERIOD" \
+      -W 1000000 -b mac=00:0c:01:00:00:00 $SRV > "$dir/perfdhcp.out" 2>&1 &
+    local first=$!
+    ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -4 -l $CLI2 -R $((CLIENTS / 2)) -r $((rate / 2)) -p "$PERIOD" \
+      -W 1000000 -b mac=00:0c:02:00:00:00 $SRV2 > "$dir/perfdhcp2.out" 2>&1
+    wait $first
+  else
+    ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -4 -l "$VC" -R "$CLIENTS" -r "$rate" -p "$PERIOD" \
+      -W 1000000 $SRV > "$dir/perfdhcp.out" 2>&1
+  fi
   s1=$(rcvbuf_errors "$S"); c1=$(rcvbuf_errors "$C"); t1=$(cpu_ticks)
   stop_server
-  python3 - "$dir/perfdhcp.out" "$rate" $((s1 - s0)) $((c1 - c0)) $((t1 - t0)) "$(getconf CLK_TCK)" <<'PY'
+  python3 - "$rate" $((s1 - s0)) $((c1 - c0)) $((t1 - t0)) "$(getconf CLK_TCK)" "$dir"/perfdhcp*.out <<'PY'
 import re, sys
-text = open(sys.argv[1]).read()
-rate, sovf, covf = sys.argv[2], sys.argv[3], sys.argv[4]
-cpu_s = int(sys.argv[5]) / int(sys.argv[6])
-def block(name):
+rate, sovf, covf = sys.argv[1], sys.argv[2], sys.argv[3]
+cpu_s = int(sys.argv[4]) / int(sys.argv[5])
+def block(text, name):
     m = re.search(r"\*\*\*Statistics for: " + name + r"\*\*\*(.*?)(?:\*\*\*|\Z)", text, re.S)
     if not m:
         return None
     b = m.group(1)
     get = lambda k: float(re.search(k + r": ([0-9.]+)", b).group(1))
-    return get("sent packets"), get("received packets"), get("drops ratio")
-do, ra = block("DISCOVER-OFFER"), block("REQUEST-ACK")
-m = re.search(r"Rate: ([0-9.]+)", text)
-if not (do and ra and m):
+    return get("sent packets"), get("received packets"), get("drops")
+# One perfdhcp run per server: counts are summed, ratios computed from the sums.
+do, ra, got = [0, 0, 0], [0, 0, 0], 0.0
+complete = True
+for path in sys.argv[6:]:
+    text = open(path).read()
+    d, r, m = block(text, "DISCOVER-OFFER"), block(text, "REQUEST-ACK"), re.search(r"Rate: ([0-9.]+)", text)
+    if not (d and r and m):
+        complete = False
+        break
+    do = [a + b for a, b in zip(do, d)]
+    ra = [a + b for a, b in zip(ra, r)]
+    got += float(m.group(1))
+if not complete:
     print(rate, "- - - -", sovf, covf, "-")
 else:
+    ratio = lambda x: 100.0 * x[2] / x[0] if x[0] else 100.0
     loss = 100.0 * (1 - ra[1] / do[0]) if do[0] else 100.0
     per_ack = f"{cpu_s * 1e6 / ra[1]:.0f}" if ra[1] else "-"
-    print(rate, f"{float(m.group(1)):.0f}", f"{do[2]:.2f}", f"{ra[2]:.2f}", f"{loss:.2f}", sovf, covf, per_ack)
+    print(rate, f"{got:.0f}", f"{ratio(do):.2f}", f"{ratio(ra):.2f}", f"{loss:.2f}", sovf, covf, per_ack)
 PY
 }
 
@@ -242,6 +340,14 @@ PY
 # --- main -------------------------------------------------------------------------------------
 echo "pxed DHCP benchmark: perfdhcp relay, $CLIENTS clients, ${PERIOD}s per step, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "pxed: $BIN/pxed; $(dnsmasq -v | head -1 | cut -d' ' -f1-3); kea-dhcp4 $(kea-dhcp4 -v); lease files on $(stat -f -c %T "$W")"
+echo "machine: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ $USES_PG = 1 ]; then
+  echo "PostgreSQL $(pgc_sql postgres 'SHOW server_version'), fsync $(pgc_sql postgres 'SHOW fsync'), synchronous_commit $(pgc_sql postgres 'SHOW synchronous_commit'); data on $(stat -f -c %T "$W/pg")"
+  pxed_config "$W" "$VS" $SRV pg > "$W/init.yaml"
+  ip netns exec "$S" "$BIN/pxed" db init -c "$W/init.yaml" | sed 's/^/  pxed db init: /'
+  ip netns exec "$S" env PGPASSWORD=kea-pw kea-admin db-init pgsql -u kea -p kea-pw -n kea -h 127.0.0.1 -P $PG_PORT > "$W/kea-admin.log" 2>&1 \
+    && echo "  kea-admin db-init pgsql: done" || { echo "  kea-admin db-init pgsql failed: $(tail -2 "$W/kea-admin.log")"; }
+fi
 if [ "$FSYNC_CHECK" = 1 ] && command -v strace >/dev/null && [[ " $SERVERS " == *" pxed "* ]]; then
   echo "pxed fsync check (strace):"
   fsync_check
@@ -255,7 +361,9 @@ echo "server's user+system CPU time during the step per ACK perfdhcp received (1
 printf '%-12s %8s %7s %9s %9s %10s %8s %8s %11s\n' server offered "got/s" "DO drop%" "RA drop%" "DORA loss%" "srv ovf" "cli ovf" "CPU µs/ACK"
 for server in $SERVERS; do
   ZERO[$server]=-; FIVE[$server]=-; ZERO_E2E[$server]=-; FIVE_E2E[$server]=-
-  for rate in $RATES; do
+  rates=$RATES
+  [[ $server == *_pg* ]] && rates=$PG_RATES
+  for rate in $rates; do
     read -r r got dod rad loss sovf covf cpu < <(run_step "$server" "$rate")
     printf '%-12s %8s %7s %9s %9s %10s %8s %8s %11s\n' "$server" "$r" "$got" "$dod" "$rad" "$loss" "$sovf" "$covf" "$cpu"
     [ "$rad" = - ] && break
@@ -273,3 +381,11 @@ printf '%-8s %10s %10s %12s %12s\n' server "0% RA" "<=5% RA" "0% DORA" "<=5% DOR
 for server in $SERVERS; do
   printf '%-8s %10s %10s %12s %12s\n' "$server" "${ZERO[$server]}" "${FIVE[$server]}" "${ZERO_E2E[$server]}" "${FIVE_E2E[$server]}"
 done
+# Ratios the issues set targets on, from the 0 % and <= 5 % DORA columns above.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+if [[ " $SERVERS " == *" pxed_pg "* && " $SERVERS " == *" kea_pg "* ]]; then
+  echo "pxed_pg / kea_pg: $(ratio "${ZERO_E2E[pxed_pg]}" "${ZERO_E2E[kea_pg]}") at 0 % DORA loss, $(ratio "${FIVE_E2E[pxed_pg]}" "${FIVE_E2E[kea_pg]}") at <= 5 %"
+fi
+if [[ " $SERVERS " == *" pxed_pg "* && " $SERVERS " == *" pxed_pg2 "* ]]; then
+  echo "pxed_pg2 / pxed_pg (two servers against one): $(ratio "${ZERO_E2E[pxed_pg2]}" "${ZERO_E2E[pxed_pg]}") at 0 %, $(ratio "${FIVE_E2E[pxed_pg2]}" "${FIVE_E2E[pxed_pg]}") at <= 5 %"
+fi

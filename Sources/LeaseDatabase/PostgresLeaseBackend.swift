@@ -203,21 +203,33 @@ public final class PostgresLeaseBackend: LeaseBackend {
         return leases
     }
 
-    /// Rows changed after `since` (all rows when nil), minus those `excluding` wrote, and the
-    /// newest `updated_at` among them. The window reaches 10 s back: a transaction that started
-    /// before the last look may commit a row stamped earlier than what was seen.
+    /// Rows changed at or after `since` (all rows when nil), minus those `excluding` wrote, and
+    /// where the next look starts. Not simply the newest `updated_at` read: a row is stamped when
+    /// its statement runs and seen when its transaction commits, so a row stamped earlier can
+    /// commit later. The next look starts at the oldest of "100 ms ago" and the start of every
+    /// transaction still writing, taken before the rows are read: whatever commits after the read
+    /// carries a stamp at or after that point. The overlap is a tenth of a second of rows, read
+    /// twice and learnt twice (harmless).
     static func load(client: PostgresClient, since: String?, excluding: String?, logger: Logger) async throws
         -> ([Lease], String?)
     {
+        let next = try await client.query("""
+            SELECT to_char(least(now() - interval '100 milliseconds',
+                                 (SELECT min(xact_start) FROM pg_stat_activity
+                                  WHERE datname = current_database() AND backend_xid IS NOT NULL
+                                    AND pid <> pg_backend_pid())) AT TIME ZONE 'UTC',
+                           'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+            """, logger: logger)
+        var start: String?
+        for try await value in next.decode(String.self) { start = value }
         let rows: [(lease: Lease, updated: String)]
         if let since, let excluding {
             rows = try await Self.rows(client: client, logger: logger,
-                                       where: "updated_at > $1::timestamptz - interval '10 seconds' AND server <> $2",
-                                       since, excluding)
+                                       where: "updated_at >= $1::timestamptz AND server <> $2", since, excluding)
         } else {
             rows = try await Self.rows(client: client, logger: logger, where: "true")
         }
-        return (rows.map(\.lease), rows.map(\.updated).max() ?? since)
+        return (rows.map(\.lease), start ?? since)
     }
 
     /// Lease rows matching `condition` (text parameters $1, $2, ...), oldest change first.
@@ -257,11 +269,17 @@ public final class PostgresLeaseBackend: LeaseBackend {
                     c = nil
                 }
             }
-            work.withLockedValue { $0 = Task { finish(await Result { try await body() }) } }
-            Task {
+            let timer = Task {
                 try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                guard !Task.isCancelled else { return }
                 finish(.failure(LeaseDatabaseError("no answer within \(seconds) s")))
                 work.withLockedValue { $0?.cancel() }
+            }
+            work.withLockedValue {
+                $0 = Task {
+                    finish(await Result { try await body() })
+                    timer.cancel()
+                }
             }
         }
     }
