@@ -16,6 +16,10 @@
 #   kea_pg   kea-dhcp4 with its PostgreSQL lease backend (kea-admin db-init pgsql)
 #   The *_pg servers share one throwaway cluster (scripts/pg-cluster.sh) inside the server
 #   namespace on 127.0.0.1, fsync on, default synchronous_commit; tables emptied before each step.
+#   With PG_CPU_CAP=N each *_pg server process is held to N % of one core (a cgroup v1 CPU quota):
+#   on a 2-core machine perfdhcp, PostgreSQL and two servers share the same cores, so only a cap
+#   shows what a second server adds when each server's own CPU is the limit (as with one server
+#   per machine).
 # perfdhcp: -R CLIENTS distinct MACs, -r RATE DORA/s offered, -p PERIOD seconds, giaddr 10.79.0.2.
 # The lease files live under a mktemp directory in TMPDIR (default /tmp); the header prints its
 # filesystem type, since an fdatasync on tmpfs costs nothing.
@@ -40,6 +44,7 @@ BIN=${BIN:-$REPO/.build/release}
 SERVERS=${SERVERS:-"pxed dnsmasq kea pxed_pg pxed_pg2 kea_pg"}
 RATES=${RATES:-"500 1000 2000 4000 8000 12000 16000"}
 PG_RATES=${PG_RATES:-"250 500 1000 2000 4000 8000"}
+PG_CPU_CAP=${PG_CPU_CAP:-0}
 PERIOD=${PERIOD:-10}
 CLIENTS=${CLIENTS:-5000}
 STOP_AT=${STOP_AT:-30}
@@ -73,9 +78,19 @@ stop_server() {
   stop_one "$SPID"; stop_one "$SPID2"
   SPID= SPID2=
 }
+# cap PID NAME: hold PID (all its threads) to PG_CPU_CAP % of one core, in a cgroup of ours.
+
+cap() {
+  [ "$PG_CPU_CAP" -gt 0 ] 2>/dev/null || return 0
+  local g=/sys/fs/cgroup/cpu/pxed-bench-$$-$2
+  [ -d "$g" ] || mkdir "$g" || return 1
+  echo 100000 > "$g/cpu.cfs_period_us" && echo $((PG_CPU_CAP * 1000)) > "$g/cpu.cfs_quota_us" && echo "$1" > "$g/cgroup.procs"
+}
 . "$REPO/scripts/pg-cluster.sh"
 cleanup() {
   stop_server
+  # The cgroups are made in run_step's subshell: find them by name.
+  for g in /sys/fs/cgroup/cpu/pxed-bench-$$-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null; done
   pgc_stop
   ip netns del "$C" 2>/dev/null
   ip netns del "$S" 2>/dev/null
@@ -143,12 +158,14 @@ start_pxed_pg() {
   pxed_config "$1" "$VS" $SRV pg > "$1/pxed.yaml"
   ip netns exec "$S" "$BIN/pxed" -c "$1/pxed.yaml" > "$1/server.log" 2>&1 &
   SPID=$!
+  cap $SPID first
 }
 start_pxed_pg2() {
   start_pxed_pg "$1"
   pxed_config "$1" "$VS2" $SRV2 pg > "$1/pxed2.yaml"
   ip netns exec "$S" "$BIN/pxed" -c "$1/pxed2.yaml" > "$1/server2.log" 2>&1 &
   SPID2=$!
+  cap $SPID2 second
 }
 # pxed with metrics on, and a scraper (one GET /metrics a second, as Prometheus would) that ends
 # with the server.
@@ -202,6 +219,7 @@ start_kea_pg() {
 EOF
   KEA_PIDFILE_DIR="$1" KEA_LOCKFILE_DIR="$1" ip netns exec "$S" kea-dhcp4 -c "$1/kea.json" > "$1/server.out" 2>&1 &
   SPID=$!
+  cap $SPID first
 }
 
 # wait_ready: a DHCP server is ready when one perfdhcp exchange completes (at most 10 s); the
@@ -342,6 +360,7 @@ echo "pxed DHCP benchmark: perfdhcp relay, $CLIENTS clients, ${PERIOD}s per step
 echo "pxed: $BIN/pxed; $(dnsmasq -v | head -1 | cut -d' ' -f1-3); kea-dhcp4 $(kea-dhcp4 -v); lease files on $(stat -f -c %T "$W")"
 echo "machine: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ $USES_PG = 1 ]; then
+  echo "PostgreSQL rows: each server held to $([ "$PG_CPU_CAP" -gt 0 ] && echo "$PG_CPU_CAP % of one core" || echo "no CPU cap") (PG_CPU_CAP)"
   echo "PostgreSQL $(pgc_sql postgres 'SHOW server_version'), fsync $(pgc_sql postgres 'SHOW fsync'), synchronous_commit $(pgc_sql postgres 'SHOW synchronous_commit'); data on $(stat -f -c %T "$W/pg")"
   pxed_config "$W" "$VS" $SRV pg > "$W/init.yaml"
   ip netns exec "$S" "$BIN/pxed" db init -c "$W/init.yaml" | sed 's/^/  pxed db init: /'

@@ -29,6 +29,12 @@ public final class PostgresLeaseBackend: LeaseBackend {
     private let seen: NIOLockedValueBox<String?>
     /// Whether every row has been read once (at start, or by the first look after an outage).
     private let loaded: NIOLockedValueBox<Bool>
+    /// Other servers and when (monotonic seconds) a look last found a row they wrote.
+    private let peers = NIOLockedValueBox<[String: Double]>([:])
+    /// A server that wrote nothing for this long no longer counts for the shares. Short: a
+    /// restarted server comes back under a new name (its process id), and while both names
+    /// count the servers' views of who is there differ. A quiet link needs no shares anyway.
+    static let peerTimeout = 10.0
 
     /// Connects, checks the schema and loads every lease. When the database cannot be reached the
     /// backend is made anyway, empty and not loaded (`loadError` says why): the listener then
@@ -51,9 +57,11 @@ public final class PostgresLeaseBackend: LeaseBackend {
         var newest: String?
         var loadError: String?
         do {
-            (leases, newest) = try await Self.withDeadline(deadline) {
+            let (rows, next) = try await Self.withDeadline(deadline) {
                 try await Self.load(client: client, since: nil, excluding: nil, logger: logger)
             }
+            leases = rows.map(\.lease)
+            newest = next
         } catch {
             // The pool retries quietly until the deadline; one plain connection says why it fails.
             var reason = LeaseDatabase.explain(error)
@@ -195,12 +203,30 @@ public final class PostgresLeaseBackend: LeaseBackend {
         let client = self.client
         let logger = self.logger
         let me = serverName
-        guard let (leases, newest) = try? await Self.withDeadline(statementDeadline, {
+        guard let (rows, newest) = try? await Self.withDeadline(statementDeadline, {
             try await Self.load(client: client, since: since, excluding: since == nil ? nil : me, logger: logger)
         }) else { return nil }
         if let newest { seen.withLockedValue { $0 = newest } }
         loaded.withLockedValue { $0 = true }
-        return leases
+        let now = Self.monotonicSeconds()
+        peers.withLockedValue { peers in
+            for r in rows where r.server != me { peers[r.server] = now }
+            peers = peers.filter { now - $0.value < Self.peerTimeout }
+        }
+        return rows.map(\.lease)
+    }
+
+    /// This server's rank among itself and the servers that wrote lately.
+    public var allocationShare: AllocationShare {
+        let others = peers.withLockedValue { Array($0.keys) }
+        let all = (others + [serverName]).sorted()
+        return AllocationShare(index: all.firstIndex(of: serverName) ?? 0, count: all.count)
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Rows changed at or after `since` (all rows when nil), minus those `excluding` wrote, and
@@ -211,7 +237,7 @@ public final class PostgresLeaseBackend: LeaseBackend {
     /// carries a stamp at or after that point. The overlap is a tenth of a second of rows, read
     /// twice and learnt twice (harmless).
     static func load(client: PostgresClient, since: String?, excluding: String?, logger: Logger) async throws
-        -> ([Lease], String?)
+        -> ([Row], String?)
     {
         let next = try await client.query("""
             SELECT to_char(least(now() - interval '100 milliseconds',
@@ -222,34 +248,39 @@ public final class PostgresLeaseBackend: LeaseBackend {
             """, logger: logger)
         var start: String?
         for try await value in next.decode(String.self) { start = value }
-        let rows: [(lease: Lease, updated: String)]
+        let rows: [Row]
         if let since, let excluding {
             rows = try await Self.rows(client: client, logger: logger,
                                        where: "updated_at >= $1::timestamptz AND server <> $2", since, excluding)
         } else {
             rows = try await Self.rows(client: client, logger: logger, where: "true")
         }
-        return (rows.map(\.lease), start ?? since)
+        return (rows, start ?? since)
+    }
+
+    /// One lease row and the server that wrote it.
+    struct Row: Sendable {
+        var lease: Lease
+        var server: String
     }
 
     /// Lease rows matching `condition` (text parameters $1, $2, ...), oldest change first.
     static func rows(client: PostgresClient, logger: Logger, where condition: String, _ parameters: any PostgresEncodable & Sendable...)
-        async throws -> [(lease: Lease, updated: String)]
+        async throws -> [Row]
     {
         var bindings = PostgresBindings()
         for p in parameters { try bindings.append(p) }
         let statement = PostgresQuery(unsafeSQL: """
-            SELECT host(address), client_key, mac, hostname, expiry, state,
-                   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+            SELECT host(address), client_key, mac, hostname, expiry, state, server
             FROM pxed_leases4 WHERE \(condition) ORDER BY updated_at
             """, binds: bindings)
-        var out: [(lease: Lease, updated: String)] = []
+        var out: [Row] = []
         let decoded = try await client.query(statement, logger: logger)
             .decode((String, String, String?, String?, Int64, String, String).self)
-        for try await (address, key, mac, hostname, expiry, state, updated) in decoded {
+        for try await (address, key, mac, hostname, expiry, state, server) in decoded {
             guard let ip = IPv4Address(address), let state = LeaseState(rawValue: state) else { continue }
-            out.append((Lease(clientKey: ClientKey(rawValue: key), mac: mac.flatMap(MACAddress.init), ip: ip,
-                              hostname: hostname, expiry: expiry, state: state), updated))
+            out.append(Row(lease: Lease(clientKey: ClientKey(rawValue: key), mac: mac.flatMap(MACAddress.init), ip: ip,
+                                        hostname: hostname, expiry: expiry, state: state), server: server))
         }
         return out
     }

@@ -280,6 +280,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
                 let handler = bound.value.0
                 handler.syncing = false
                 if let changes, !changes.isEmpty { handler.engine.learn(changes) }
+                handler.engine.allocationShare = store.allocationShare
             }
         }
     }

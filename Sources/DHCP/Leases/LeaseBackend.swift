@@ -37,6 +37,22 @@ public protocol LeaseBackend: AnyObject, Sendable {
     func changesFromOtherServers() async -> [Lease]?
     /// Whether the backend can take writes now (after a failure, the listener asks with back-off).
     func probe() async -> Bool
+    /// This server's share of new addresses among the servers writing to the same leases (from
+    /// the rows they wrote lately): `index` of `count`. (0, 1) when alone or not shared.
+    var allocationShare: AllocationShare { get }
+}
+
+/// Which part of a pool a server prefers when several share the leases: offsets that are
+/// `index` modulo `count`, so servers that have not yet seen each other's newest leases still
+/// pick different addresses.
+public struct AllocationShare: Sendable, Equatable {
+    public var index: Int
+    public var count: Int
+    public init(index: Int, count: Int) {
+        self.count = max(1, count)
+        self.index = min(max(0, index), self.count - 1)
+    }
+    public static let whole = AllocationShare(index: 0, count: 1)
 }
 
 extension LeaseStore: LeaseBackend {
@@ -55,4 +71,5 @@ extension LeaseStore: LeaseBackend {
     public func changesFromOtherServers() async -> [Lease]? { nil }
     /// A journal that failed a write is tried again with the next batch.
     public func probe() async -> Bool { true }
+    public var allocationShare: AllocationShare { .whole }
 }

@@ -72,14 +72,20 @@ extension DHCPServer {
     }
 
     /// With a shared database: up to 32 pseudo-random never-used addresses (hashes of the salted
-    /// seed and the attempt). Another server's newest leases are unknown here until the next sync,
-    /// and a scan from an origin lands on the edges of runs, exactly where the other server is
-    /// allocating too; random picks collide only as often as an unknown lease is hit.
+    /// seed and the attempt) in this server's share of the pool (offsets ≡ index mod count).
+    /// Another server's newest leases are unknown here until the next sync, and a scan from an
+    /// origin lands on the edges of runs, exactly where the other server is allocating too; picks
+    /// in disjoint shares do not collide, and random ones outside them rarely.
     func randomProbe(_ r: Request, seed: [UInt8], start: UInt32, size: UInt64) -> IPv4Address? {
+        let share = allocationShare
+        let stride = UInt64(share.count)
+        let slots = size / stride + (UInt64(share.index) < size % stride ? 1 : 0)
+        guard slots > 0 else { return nil }
         var bytes = seed + [0]
         for attempt in 0..<32 {
             bytes[bytes.count - 1] = UInt8(attempt)
-            let ip = IPv4Address(start &+ UInt32(truncatingIfNeeded: UInt64(Self.fnv1a(bytes)) % size))
+            let offset = (UInt64(Self.fnv1a(bytes)) % slots) * stride + UInt64(share.index)
+            let ip = IPv4Address(start &+ UInt32(truncatingIfNeeded: offset))
             if book.lease(at: ip) == nil, conflict(ip, for: r, reservation: nil) == nil { return ip }
         }
         return nil

@@ -29,6 +29,8 @@ public struct DHCPServer: Sendable {
     /// engine makes no change: a client with a committed lease keeps it for what is left of it,
     /// everything needing a write goes unanswered (`IgnoreReason.leaseStoreUnavailable`).
     public var leaseStoreAvailable = true
+    /// With shared leases: the part of each pool this server prefers for new addresses.
+    public var allocationShare = AllocationShare.whole
 
     public init(settings: DHCPServiceConfig, leases: [Lease] = [],
                 bootFileSize: @escaping BootFileSizeLookup = DHCPServer.statBootFile)

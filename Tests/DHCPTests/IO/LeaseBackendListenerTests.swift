@@ -44,6 +44,7 @@ final class ScriptedBackend: LeaseBackend {
     }
 
     func changesFromOtherServers() async -> [Lease]? { nil }
+    var allocationShare: AllocationShare { .whole }
 
     func probe() async -> Bool {
         state.withLockedValue { s in

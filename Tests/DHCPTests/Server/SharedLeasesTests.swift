@@ -132,6 +132,31 @@ import Testing
             == a.handle(c.discover(), context: broadcastContext, now: t0).offeredAddress)
     }
 
+    @Test func serversWithSharesNeverPickTheSameNewAddress() throws {
+        // Two servers that have not seen each other's leases yet, 60 clients each, one 100-address
+        // pool: each stays in its own half (offsets of its parity), so no address is offered twice.
+        var a = DHCPServer(settings: shared("10.0.0.1"))
+        var b = DHCPServer(settings: shared("10.0.0.2"))
+        a.allocationShare = AllocationShare(index: 0, count: 2)
+        b.allocationShare = AllocationShare(index: 1, count: 2)
+        var fromA: Set<IPv4Address> = [], fromB: Set<IPv4Address> = []
+        for i in 0..<40 {
+            let ca = TestClient("52:54:00:00:20:\(i < 10 ? "0" : "")\(i)")
+            let cb = TestClient("52:54:00:00:30:\(i < 10 ? "0" : "")\(i)")
+            fromA.insert(try #require(try dora(&a, ca).ackedAddress))
+            fromB.insert(try #require(try dora(&b, cb).ackedAddress))
+        }
+        #expect(fromA.count == 40 && fromB.count == 40)
+        #expect(fromA.isDisjoint(with: fromB))
+        #expect(fromA.allSatisfy { ($0.value - ip("10.0.0.100").value) % 2 == 0 })
+        #expect(fromB.allSatisfy { ($0.value - ip("10.0.0.100").value) % 2 == 1 })
+        // A share that is full: the rest of the pool is still used (the claim decides).
+        for i in 40..<60 {
+            let ca = TestClient("52:54:00:00:20:\(i)")
+            #expect(try dora(&a, ca).ackedAddress != nil)
+        }
+    }
+
     @Test func withSharedLeasesAnUnknownAddressInTheRangeIsLeftToTheClaim() {
         // Non-authoritative (pxe-only): a journal engine ignores a REBINDING client it has no record
         // of; with shared leases the address may be another server's lease, so the claim decides.
