@@ -342,7 +342,16 @@ extension Supervisor {
             }
         }
         var leases = DaemonStatus.LeaseCounts(active: 0, total: 0, active6: 0, total6: 0)
-        if let store = resources.existing(DHCPEngine.leaseStoreKey(configuration.leaseFile), as: LeaseStore.self) {
+        if configuration.leaseStore.backend == .postgresql {
+            // The database is the record; what this server knows of it is its engines' books
+            // (its own leases and the others' it has read), without a query per status.
+            var v4: [IPv4Address: Lease] = [:]
+            for engine in engines.values {
+                guard let dhcp = engine as? DHCPEngine, dhcp.listener.backend != nil else { continue }
+                for l in await dhcp.listener.currentLeases() { v4[l.ip] = l }
+            }
+            leases = .init(active: v4.values.filter { $0.isBound(now: now) }.count, total: v4.count, active6: 0, total6: 0)
+        } else if let store = resources.existing(DHCPEngine.leaseStoreKey(configuration.leaseFile), as: LeaseStore.self) {
             let v4 = store.leases, v6 = store.leases6
             leases = .init(active: v4.filter { $0.isBound(now: now) }.count, total: v4.count,
                            active6: v6.filter { $0.isBound(now: now) }.count, total6: v6.count)

@@ -14,6 +14,7 @@
 #      left of their leases), new clients get nothing (logged, counted), then are served once it
 #      is back; nothing ACKed is missing from the database afterwards.
 #   6. a reload moves a server from the database to its journal and back.
+# TFTP is served by A throughout; a download during the outage must not wait for the database.
 . "$(dirname "$0")/lib.sh"
 lib_init lease-shared 420 pxed
 need udhcpc python3 ip timeout || finish
@@ -49,6 +50,7 @@ lease-store:
 interfaces:
   $2:
     address: $3
+    tftp: {root: $TMP/tftp}
     dhcp:
       subnet: 10.90.0.0/16
       range: 10.90.1.0-10.90.40.255
@@ -57,6 +59,7 @@ interfaces:
         - {subnet: 10.91.0.0/16, range: 10.91.1.1-10.91.1.8, lease-time: 3600}
 YAML
 }
+mkdir -p "$TMP/tftp" && head -c 3000000 /dev/urandom > "$TMP/tftp/kernel"
 server_config a a0 10.90.0.1
 server_config b b0 10.90.0.2
 out=$(ip netns exec $SA "$BIN/pxed" db init -c "$TMP/a.yaml" 2>&1)
@@ -210,6 +213,10 @@ status=$(ip netns exec $SA "$BIN/pxed" status -c "$TMP/a.yaml" 2>&1)
 check_why "database down: counted (pxed status shows requests ignored and persist errors)" "$status" \
   bash -c "grep -Eq 'ignored=[1-9]' <<<'$status' && grep -Eq 'persist-errors=[1-9]' <<<'$status'"
 kill -0 "$A_PID" && kill -0 "$B_PID" && pass "database down: both servers still running" || fail "database down: both servers still running" "a crash"
+ip netns exec $CL timeout 20 curl -sS -o "$TMP/kernel.got" tftp://10.90.0.1/kernel 2>"$TMP/curl.err"
+check_why "database down: TFTP is not held up (3 MB from A)" "$(cat "$TMP/curl.err")" cmp -s "$TMP/tftp/kernel" "$TMP/kernel.got"
+check_why "database down: pxed status counts the leases A knows" "$(grep '^leases' <<<"$status")" \
+  bash -c "grep -Eq '^leases: [1-9][0-9]* active' <<<'$status'"
 sleep $(( 10 - ($(date +%s) - t0) > 0 ? 10 - ($(date +%s) - t0) : 0 ))
 check "PostgreSQL back after $(( $(date +%s) - t0 )) s" pg_start
 wait_log "$TMP/a.log" "lease store available again" 30; wait_log "$TMP/b.log" "lease store available again" 30
