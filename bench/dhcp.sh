@@ -187,11 +187,12 @@ start_dnsmasq() {
     > "$1/server.out" 2>&1 &
   SPID=$!
 }
-start_kea() {
+# kea_with DIR LEASE-DATABASE-JSON: kea-dhcp4 on the first veth with that lease database.
+kea_with() {
   cat > "$1/kea.json" <<EOF
 { "Dhcp4": {
     "interfaces-config": { "interfaces": [ "$VS" ], "dhcp-socket-type": "udp" },
-    "lease-database": { "type": "memfile", "persist": true, "name": "$1/kea-leases4.csv", "lfc-interval": 0 },
+    "lease-database": $2,
     "valid-lifetime": 3600,
     "subnet4": [ { "id": 1, "subnet": "10.79.0.0/16",
                    "pools": [ { "pool": "10.79.1.0 - 10.79.255.254" } ],
@@ -202,23 +203,12 @@ EOF
   KEA_PIDFILE_DIR="$1" KEA_LOCKFILE_DIR="$1" ip netns exec "$S" kea-dhcp4 -c "$1/kea.json" > "$1/server.out" 2>&1 &
   SPID=$!
 }
-
+start_kea() {
+  kea_with "$1" "{ \"type\": \"memfile\", \"persist\": true, \"name\": \"$1/kea-leases4.csv\", \"lfc-interval\": 0 }"
+}
 start_kea_pg() {
   pgc_sql kea "TRUNCATE lease4" >/dev/null 2>&1
-  cat > "$1/kea.json" <<EOF
-{ "Dhcp4": {
-    "interfaces-config": { "interfaces": [ "$VS" ], "dhcp-socket-type": "udp" },
-    "lease-database": { "type": "postgresql", "name": "kea", "host": "127.0.0.1", "port": $PG_PORT,
-                        "user": "kea", "password": "kea-pw" },
-    "valid-lifetime": 3600,
-    "subnet4": [ { "id": 1, "subnet": "10.79.0.0/16",
-                   "pools": [ { "pool": "10.79.1.0 - 10.79.255.254" } ],
-                   "option-data": [ { "name": "routers", "data": "$SRV" } ] } ],
-    "loggers": [ { "name": "kea-dhcp4", "severity": "WARN",
-                   "output_options": [ { "output": "$1/server.log" } ] } ] } }
-EOF
-  KEA_PIDFILE_DIR="$1" KEA_LOCKFILE_DIR="$1" ip netns exec "$S" kea-dhcp4 -c "$1/kea.json" > "$1/server.out" 2>&1 &
-  SPID=$!
+  kea_with "$1" "{ \"type\": \"postgresql\", \"name\": \"kea\", \"host\": \"127.0.0.1\", \"port\": $PG_PORT, \"user\": \"kea\", \"password\": \"kea-pw\" }"
   cap $SPID first
 }
 

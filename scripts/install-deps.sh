@@ -13,7 +13,7 @@ PACKAGES=(
   qemu-system-arm qemu-efi-aarch64     # e2e-uefi-boot.sh: ARM64 UEFI
   radvd dhcpcd-base kea-dhcp6-server   # ipv6.sh and the IPv6 PXE boot: RA with the M flag, DHCPv6 peers
   prometheus                           # metrics.sh: scrapes pxed, promtool checks the exposition
-  postgresql                           # lease-db.sh: a throwaway cluster (initdb, its own port)
+  postgresql                           # lease-db.sh, lease-shared.sh, bench/dhcp.sh: throwaway clusters
   dpkg-dev lintian systemd fakeroot    # packaging checks
   tcpdump                              # e2e-pxe-boot.sh: the ROM's DHCP packets
   man-db                               # package.sh: the man pages render
