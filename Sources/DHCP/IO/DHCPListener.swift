@@ -217,7 +217,13 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     private let serverPort: UInt16
     private let arp: ARPTable?
     private let clock: @Sendable () -> Double
-    private var commits = GroupCommitQueue<Pending>()
+    private var commits = GroupCommitQueue<Pending>(window: DHCPChannelHandler.commitWindow,
+                                                    maxBatch: DHCPChannelHandler.commitBatchLimit)
+    private var commitTimer: Scheduled<Void>?
+    /// Replies waiting for the pacer, oldest first.
+    private var outbox = CircularBuffer<(envelope: AddressedEnvelope<ByteBuffer>, reply: DHCPReply)>()
+    private var pacer = ReplyPacer(now: DHCPChannelHandler.monotonic())
+    private var outboxTimer: Scheduled<Void>?
     /// Replies written since the last flush.
     private var unflushed = false
     /// Seconds until the next probe of a failed store (doubles to `maximumProbeDelay`).
@@ -227,6 +233,12 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     /// Removed from its channel: probes stop.
     private var removed = false
 
+    /// How long the first lease change of a commit group waits for others before its write
+    /// starts (`GroupCommitQueue`): a millisecond on every ACK, against one fdatasync per ACK or
+    /// two when the disk is quick. Figures: issue 20's notes and the README.
+    static let commitWindow = 0.001
+    /// A group this large is written at once.
+    static let commitBatchLimit = 256
     static let firstProbeDelay = 0.25
     static let maximumProbeDelay = 8.0
     /// How often a shared store is asked for other servers' changes: the longer, the more often
@@ -287,6 +299,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         stats.withLockedValue { $0.received += 1 }
+        pacer.requestArrived(now: Self.monotonic())
         let message: DHCPMessage
         do {
             message = try DHCPMessage.decode(envelope.data)
@@ -322,9 +335,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         } else {
             let pending = Pending(changes: outcome.leaseChanges, replaced: outcome.replacedRecords, replies: outcome.replies,
                                   source: source, message: message, context: requestContext, event: outcome.event)
-            if let batch = commits.enqueue(pending) {
-                commit(batch, context: context)
-            }
+            advance(commits.enqueue(pending, now: Self.monotonic()), context: context)
         }
     }
 
@@ -338,6 +349,29 @@ final class DHCPChannelHandler: ChannelInboundHandler {
         unflushed = false
         context.flush()
     }
+
+    /// Acts on the commit queue's word: write now, or wake up when the group's window ends.
+    private func advance(_ step: GroupCommitQueue<Pending>.Next, context: ChannelHandlerContext) {
+        switch step {
+        case .write(let batch):
+            commitTimer?.cancel()
+            commitTimer = nil
+            commit(batch, context: context)
+        case .waitUntil(let due):
+            guard commitTimer == nil else { return }
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let delay = max(0, due - Self.monotonic())
+            commitTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay * 1e9))) {
+                let (handler, context) = bound.value
+                handler.commitTimer = nil
+                handler.advance(handler.commits.timerFired(now: Self.monotonic()), context: context)
+            }
+        case .nothing:
+            break
+        }
+    }
+
+    static func monotonic() -> Double { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
 
     /// Group commit: everything queued while the previous write was in flight goes in one write.
     private func commit(_ batch: [Pending], context: ChannelHandlerContext) {
@@ -417,11 +451,11 @@ final class DHCPChannelHandler: ChannelInboundHandler {
                     "error": "\(failure)", "records": "\(count)"])
             }
             engine.leaseStoreAvailable = false
-            _ = commits.writeFinished()
+            _ = commits.writeFinished(now: Self.monotonic())
             scheduleProbe(context: context)
             return
         }
-        if let next = commits.writeFinished() { commit(next, context: context) }
+        advance(commits.writeFinished(now: Self.monotonic()), context: context)
     }
 
     /// Asks the failed store whether it takes writes again, with back-off.
@@ -470,21 +504,46 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             let remote = Self.socketAddress(address, port: port)
             let bytes = reply.encoded()
             let envelope = AddressedEnvelope(remoteAddress: remote, data: context.channel.allocator.buffer(bytes: bytes))
-            let stats = self.stats
-            let logger = self.logger
-            let sendErrors = recorder.sendErrors
-            recorder.sent(reply)
-            context.write(wrapOutboundOut(envelope)).whenComplete { result in
-                switch result {
-                case .success: stats.withLockedValue { $0.sent += 1 }
-                case .failure(let error):
-                    stats.withLockedValue { $0.sendErrors += 1 }
-                    sendErrors.increment()
-                    logger.warning("send failed", metadata: ["to": "\(remote)", "error": "\(error)"])
-                }
-            }
-            unflushed = true
+            outbox.append((envelope, reply))
         }
+        drainOutbox(context: context)
+    }
+
+    /// Writes what the pacer allows now; the rest waits for a timer (`ReplyPacer`).
+    private func drainOutbox(context: ChannelHandlerContext) {
+        let now = Self.monotonic()
+        while let first = outbox.first, pacer.take(now: now) {
+            outbox.removeFirst()
+            write(first.envelope, first.reply, context: context)
+        }
+        guard !outbox.isEmpty, outboxTimer == nil else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let delay = max(0.0002, pacer.nextTokenAt(now: now) - now)
+        outboxTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay * 1e9))) {
+            let (handler, context) = bound.value
+            handler.outboxTimer = nil
+            guard context.channel.isActive else { return }
+            handler.drainOutbox(context: context)
+            handler.flushIfNeeded(context: context)
+        }
+    }
+
+    private func write(_ envelope: AddressedEnvelope<ByteBuffer>, _ reply: DHCPReply, context: ChannelHandlerContext) {
+        let stats = self.stats
+        let logger = self.logger
+        let sendErrors = recorder.sendErrors
+        let remote = envelope.remoteAddress
+        recorder.sent(reply)
+        context.write(wrapOutboundOut(envelope)).whenComplete { result in
+            switch result {
+            case .success: stats.withLockedValue { $0.sent += 1 }
+            case .failure(let error):
+                stats.withLockedValue { $0.sendErrors += 1 }
+                sendErrors.increment()
+                logger.warning("send failed", metadata: ["to": "\(remote)", "error": "\(error)"])
+            }
+        }
+        unflushed = true
     }
 
     /// Adds `file=` and `boot=` (why that file: host, ipxe, uefi-x64, default) when the reply names one.

@@ -353,4 +353,66 @@ func lease6(_ n: UInt8, state: LeaseState = .active, expiry: Int64 = 1_750_003_6
         #expect(q.writeFinished() == nil && !q.isWriting)
         #expect(q.enqueue(4) == [4])
     }
+
+    /// The first item of a group waits up to the window for companions; a full group goes at once;
+    /// what arrives during a write waits for the window measured from its own first item.
+    @Test func aWindowGathersAGroup() {
+        var q = GroupCommitQueue<Int>(window: 0.001, maxBatch: 3)
+        func due(_ n: GroupCommitQueue<Int>.Next) -> Double? { if case .waitUntil(let t) = n { t } else { nil } }
+        func batch(_ n: GroupCommitQueue<Int>.Next) -> [Int]? { if case .write(let b) = n { b } else { nil } }
+        #expect(due(q.enqueue(1, now: 10.0)) == 10.001)
+        #expect(due(q.enqueue(2, now: 10.0004)) == 10.001)
+        #expect(batch(q.timerFired(now: 10.001)) == [1, 2])
+        #expect(q.isWriting)
+        // During the write: queued, no timer needed until the write ends.
+        if case .nothing = q.enqueue(3, now: 10.0012) {} else { Issue.record("a write is in flight") }
+        // The write ends before 3's window: wait for the rest of it.
+        #expect(due(q.writeFinished(now: 10.0015)) == 10.0022)
+        #expect(due(q.enqueue(4, now: 10.0016)) == 10.0022)
+        #expect(batch(q.enqueue(5, now: 10.0017)) == [3, 4, 5])   // maxBatch reached
+        #expect(batch(q.writeFinished(now: 10.002)) == nil)
+        // A late timer after the group left finds nothing.
+        if case .nothing = q.timerFired(now: 10.0022) {} else { Issue.record("nothing waits") }
+    }
+}
+
+@Suite struct ReplyPacerTests {
+    @Test func aBurstLeavesAtOnceTheRestAtTheArrivalRate() {
+        var p = ReplyPacer(now: 0)
+        p.burst = 4
+        p.minimumRate = 100
+        p.headroom = 1.0
+        // 20 requests a millisecond apart over 20 ms, then 10 ms more: 1,000 requests/s.
+        var t = 0.0
+        for _ in 0..<60 {
+            p.requestArrived(now: t)
+            t += 0.001
+        }
+        #expect(abs(p.arrivalRate - 1000) < 50)
+        #expect(abs(p.rate - 1000) < 50)
+        // A burst of 10 replies at once: 4 go, the next is due a millisecond later.
+        var sent = 0
+        for _ in 0..<10 where p.take(now: t) { sent += 1 }
+        #expect(sent == 4)
+        #expect(abs(p.nextTokenAt(now: t) - (t + 0.001)) < 0.0001)
+        let early = p.take(now: t + 0.0005)
+        let due = p.take(now: t + 0.0011)
+        #expect(!early && due)
+    }
+
+    @Test func aQuietListenerAnswersAtOnceAndARisingLoadIsNotHeldBack() {
+        var p = ReplyPacer(now: 0)
+        p.minimumRate = 4000
+        #expect(p.rate == 4000)
+        var atOnce = 0
+        for _ in 0..<16 where p.take(now: 0) { atOnce += 1 }
+        #expect(atOnce == 16)
+        // The load jumps to 20,000 requests/s: the first full window lifts the pace at once.
+        var t = 0.0
+        for _ in 0..<1100 {
+            p.requestArrived(now: t)
+            t += 0.00005
+        }
+        #expect(p.rate >= 1.25 * 19_000)
+    }
 }
