@@ -158,6 +158,14 @@ extension DHCPOutcome {
     }
 }
 
+/// A client whose requests arrive "through a relay" at 127.0.0.1, so every reply is unicast back
+/// to the test's loopback socket.
+func relayed(_ m: String) -> TestClient {
+    var c = TestClient(m)
+    c.giaddr = ip("127.0.0.1")
+    return c
+}
+
 /// Runs DISCOVER + REQUEST and returns the bound address.
 @discardableResult
 func bind(_ server: inout DHCPServer, _ c: TestClient, now: Double = t0) -> IPv4Address? {

@@ -14,7 +14,7 @@ port_tcp_free $PORT || { fail setup "TCP port $PORT is in use"; finish; }
 
 # --- a throwaway cluster ------------------------------------------------------------------------
 pg_cluster $PORT || finish
-check "role and database" pg_role_db pxed pxed-pw
+check "role and database" pgc_role_db pxed pxed-pw
 printf 'pxed-pw\n' > "$TMP/db-password"; chmod 600 "$TMP/db-password"
 
 CFG=$TMP/pxed.yaml

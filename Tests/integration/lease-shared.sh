@@ -36,7 +36,7 @@ done
 
 # --- the database ---------------------------------------------------------------------------------
 pg_cluster $PORT 10.90.0.254 $LNK || finish
-check "role and database" pg_role_db pxed pxed-pw
+check "role and database" pgc_role_db pxed pxed-pw
 printf 'pxed-pw\n' > "$TMP/db-password"; chmod 600 "$TMP/db-password"
 # server NAME IFNAME ADDRESS: its configuration file.
 server_config() {
@@ -194,7 +194,7 @@ spawn "$TMP/outage-load.out" ip netns exec $CL python3 "$LOAD_TOOL" --server $BO
 OL=$SPAWNED
 sleep 2
 t0=$(date +%s)
-check "PostgreSQL stopped" pg_stop fast
+check "PostgreSQL stopped" pgc_stop fast
 sleep 1
 load known 10.90.0.1 10.90.0.100 0 200 6 --window 8
 check_why "database down: known clients keep their addresses ($(cat "$TMP/load.known"))" \
@@ -218,7 +218,7 @@ check_why "database down: TFTP is not held up (3 MB from A)" "$(cat "$TMP/curl.e
 check_why "database down: pxed status counts the leases A knows" "$(grep '^leases' <<<"$status")" \
   bash -c "grep -Eq '^leases: [1-9][0-9]* active' <<<'$status'"
 sleep $(( 10 - ($(date +%s) - t0) > 0 ? 10 - ($(date +%s) - t0) : 0 ))
-check "PostgreSQL back after $(( $(date +%s) - t0 )) s" pg_start
+check "PostgreSQL back after $(( $(date +%s) - t0 )) s" pgc_start
 wait_log "$TMP/a.log" "lease store available again" 30; wait_log "$TMP/b.log" "lease store available again" 30
 check_why "both servers find the database again" "$(grep -h 'available again' "$TMP/a.log" "$TMP/b.log")" \
   bash -c "grep -q 'available again' '$TMP/a.log' && grep -q 'available again' '$TMP/b.log'"

@@ -284,8 +284,8 @@ ns_pair_remove() {
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 # pg_cluster PORT [ADDRESS [NS]]: scripts/pg-cluster.sh's throwaway cluster in $TMP/pg, checked,
-# stopped on exit. Then `pg_start`/`pg_stop [MODE]`, `psql_q SQL` (database $DB, default
-# postgres) and `pg_role_db NAME PASSWORD`.
+# stopped on exit. Then its pgc_start/pgc_stop/pgc_role_db, and `psql_q SQL` (database $DB,
+# default postgres).
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/pg-cluster.sh"
 pg_cluster() {
     need runuser || return 1
@@ -300,10 +300,7 @@ pg_cluster() {
     on_exit pgc_stop
     check "postgres starts" pgc_start
 }
-pg_start() { pgc_start; }
-pg_stop() { pgc_stop "$@"; }
 psql_q() { pgc_sql "${DB:-postgres}" "$1"; }
-pg_role_db() { pgc_role_db "$@"; }
 
 # --- other --------------------------------------------------------------------------------------
 

@@ -402,16 +402,17 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             for p in abandoned.reversed() { engine.persistFailed(p.changes, replaced: p.replaced) }
             stats.withLockedValue { $0.persistErrors += abandoned.reduce(0) { $0 + $1.changes.count } }
         }
-        // Take back what did not commit, newest first; then answer in arrival order.
-        var offsets: [Int] = []
-        var next = 0
+        // Each request's verdicts, in batch order.
+        var perRequest: [ArraySlice<LeaseVerdict>] = []
+        var start = 0
         for p in batch {
-            offsets.append(next)
-            next += p.changes.count
+            perRequest.append(verdicts[start..<start + p.changes.count])
+            start += p.changes.count
         }
+        // Take back what did not commit, newest first; then answer in arrival order.
         var lostClaims: [Int: IPv4Address] = [:]
         for (i, p) in batch.enumerated().reversed() {
-            let mine = verdicts[offsets[i]..<offsets[i] + p.changes.count]
+            let mine = perRequest[i]
             guard mine.contains(where: { $0 != .committed }) else { continue }
             var undo: [Lease] = [], replaced: [Lease?] = [], holders: [Lease] = []
             for (j, v) in mine.enumerated() where v != .committed {
@@ -426,8 +427,7 @@ final class DHCPChannelHandler: ChannelInboundHandler {
             }
         }
         for (i, p) in batch.enumerated() {
-            let mine = verdicts[offsets[i]..<offsets[i] + p.changes.count]
-            if mine.allSatisfy({ $0 == .committed }) {
+            if perRequest[i].allSatisfy({ $0 == .committed }) {
                 send(p.replies, source: p.source, context: context)
             } else if let ip = lostClaims[i] {
                 let nak = engine.claimLost(p.message, ip: ip, context: p.context, now: clock())

@@ -33,13 +33,7 @@ public final class DHCPEngine: Engine {
     /// Opens the lease file (or returns the one already open for it), logging what recovery found.
     static func leaseStoreKey(_ path: String) -> String { "lease-store:\(path)" }
 
-    static func leaseStore(_ path: String, backend: LeaseStoreSettings.Backend, resources: EngineResources,
-                           logger: Logger) throws -> LeaseStore {
-        guard backend == .journal else {
-            // Only DHCPv4 leases have a table so far; a journal beside the database would split
-            // the site's DHCPv6 leases between servers without anyone noticing.
-            throw EngineError("lease-store backend postgresql holds DHCPv4 leases only: DHCPv6 with a shared database is not built yet (use backend: journal, or leave out dhcp6)")
-        }
+    static func leaseStore(_ path: String, resources: EngineResources, logger: Logger) throws -> LeaseStore {
         do {
             return try resources.shared(leaseStoreKey(path)) {
                 let (store, warnings) = try LeaseStore.open(path: path, metrics: resources.metrics)
@@ -56,7 +50,7 @@ public final class DHCPEngine: Engine {
     static func leaseBackend(_ generation: LeaseStoreSettings, leaseFile: String, resources: EngineResources,
                              logger: Logger) async throws -> any LeaseBackend {
         guard generation.backend == .postgresql, let settings = generation.postgres else {
-            return try leaseStore(leaseFile, backend: .journal, resources: resources, logger: logger)
+            return try leaseStore(leaseFile, resources: resources, logger: logger)
         }
         do {
             return try await resources.shared("lease-db:\(settings.displayURL)") { () async throws -> PostgresLeaseBackend in

@@ -63,12 +63,6 @@ final class LoopbackUDP {
         return makeSettings(pool: pool, hosts: hosts)
     }
 
-    func relayed(_ m: String) -> TestClient {
-        var c = TestClient(m)
-        c.giaddr = ip("127.0.0.1")
-        return c
-    }
-
     @Test func doraOverLoopbackPersistsBeforeAcking() async throws {
         let dir = ScratchDirectory()
         let path = dir.file("leases")

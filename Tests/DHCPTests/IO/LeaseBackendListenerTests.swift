@@ -81,12 +81,6 @@ extension LoopbackUDP: @unchecked Sendable {
         return (listener, UInt16(try #require(listener.localAddress?.port)))
     }
 
-    func relayed(_ m: String) -> TestClient {
-        var c = TestClient(m)
-        c.giaddr = ip("127.0.0.1")
-        return c
-    }
-
     @Test func aLostClaimTurnsTheACKIntoANAK() async throws {
         let backend = ScriptedBackend()
         let (listener, port) = try await start(backend)
