@@ -20,7 +20,15 @@
 #   on a 2-core machine perfdhcp, PostgreSQL and two servers share the same cores, so only a cap
 #   shows what a second server adds when each server's own CPU is the limit (as with one server
 #   per machine).
-# perfdhcp: -R CLIENTS distinct MACs, -r RATE DORA/s offered, -p PERIOD seconds, giaddr 10.79.0.2.
+# perfdhcp: -R CLIENTS distinct MACs, -r RATE DORA/s offered, -p PERIOD seconds, giaddr 10.79.0.2,
+# -g single. Its default on a multi-core machine, a receive thread handing packets to the main
+# thread, is the slower load generator here: its own socket overflowed at 10,000-12,000 DORA/s where
+# single mode held 14,000-16,000 (issue 20's notes); both servers gain from the change.
+# The load generator is on CPU 1 and the server (all its threads) on CPU 0 (PIN=1, the default,
+# not for the *_pg rows, which need both cores for PostgreSQL): otherwise the scheduler sometimes
+# puts perfdhcp behind a server thread for longer than its receive queue lasts (the default
+# rmem, 212,992 bytes, about 7 ms of replies at 12,000 DORA/s), as if a relay on another machine
+# stalled; both servers are pinned alike.
 # The lease files live under a mktemp directory in TMPDIR (default /tmp); the header prints its
 # filesystem type, since an fdatasync on tmpfs costs nothing.
 #
@@ -30,10 +38,14 @@
 #             "pxed_metrics" is pxed with
 #             metrics on (metrics.listen on the server namespace's loopback) and scraped every
 #             second during the step, to weigh what the metrics cost against "pxed"
-#   RATES     offered rates, DORA/s (default "500 1000 2000 4000 8000 12000 16000")
+#   RATES     offered rates, DORA/s (default "1000 2000 4000 6000 7000 8000 10000 12000 14000 16000 18000")
 #   PG_RATES  the same for the *_pg servers (default "250 500 1000 2000 4000 8000")
 #   PERIOD    seconds per step (default 10); CLIENTS distinct clients (default 5000)
 #   STOP_AT   skip a server's higher rates once REQUEST-ACK drops exceed this percent (default 30)
+#   PIN=0     no CPU pinning; PERFDHCP_THREADS=multi perfdhcp's default thread mode
+#   RELAYS    relay agents (perfdhcp processes, each its own giaddr) sharing the load (default 1)
+#   CHART_DIR where the chart goes (default bench/charts: dhcp.png, DORA loss against offered
+#             rate per server, drawn by bench/chart.sh with gnuplot); CHART_DIR= draws none
 #   FSYNC_CHECK=0 skips the strace check that pxed fdatasyncs a lease before its ACK is sent
 # Bounded: every perfdhcp and strace run is under `timeout`; each server is stopped after its step
 # (SIGTERM, SIGKILL after 5 s); namespaces, the cluster and files go in an EXIT trap. About 4
@@ -42,13 +54,19 @@ set -u
 REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${BIN:-$REPO/.build/release}
 SERVERS=${SERVERS:-"pxed dnsmasq kea pxed_pg pxed_pg2 kea_pg"}
-RATES=${RATES:-"500 1000 2000 4000 8000 12000 16000"}
+RATES=${RATES:-"1000 2000 4000 6000 7000 8000 10000 12000 14000 16000 18000"}
 PG_RATES=${PG_RATES:-"250 500 1000 2000 4000 8000"}
 PG_CPU_CAP=${PG_CPU_CAP:-0}
 PERIOD=${PERIOD:-10}
 CLIENTS=${CLIENTS:-5000}
 STOP_AT=${STOP_AT:-30}
+RELAYS=${RELAYS:-1}
+PIN=${PIN:-1}
+PERFDHCP_THREADS=${PERFDHCP_THREADS:-single}
+CLIENT_CPU=
+[ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && CLIENT_CPU="taskset -c 1"
 FSYNC_CHECK=${FSYNC_CHECK:-1}
+CHART_DIR=${CHART_DIR-$REPO/bench/charts}
 
 S=pxd-bs-$$
 C=pxd-bc-$$
@@ -65,6 +83,8 @@ PG_PORT=15434
 W=$(mktemp -d "${TMPDIR:-/tmp}/pxed-dhcp-bench.XXXXXX")
 SPID=
 SPID2=
+# relay_address N: the giaddr of relay agent N (the first is the veth's own address).
+relay_address() { [ "$1" = 1 ] && echo $CLI || echo "10.79.0.$((8 + $1))"; }
 
 stop_one() {
   local pid=$1
@@ -109,6 +129,7 @@ ip -n "$S" link set lo up; ip -n "$C" link set lo up
 ip link add "$VS" netns "$S" type veth peer name "$VC" netns "$C" || exit 1
 ip -n "$S" addr add $SRV/16 dev "$VS"; ip -n "$S" link set "$VS" up
 ip -n "$C" addr add $CLI/16 dev "$VC"; ip -n "$C" link set "$VC" up
+for i in $(seq 2 "$RELAYS"); do ip -n "$C" addr add "$(relay_address "$i")/16" dev "$VC"; done
 USES_PG=0
 [[ " $SERVERS " == *_pg* ]] && USES_PG=1
 if [ $USES_PG = 1 ]; then
@@ -238,6 +259,14 @@ rcvbuf_errors() { ip netns exec "$1" nstat -asz UdpRcvbufErrors 2>/dev/null | aw
 # The servers' user + system CPU ticks so far (SPID is the server itself: `ip netns exec` execs it).
 cpu_ticks() { cat "/proc/$SPID/stat" ${SPID2:+"/proc/$SPID2/stat"} 2>/dev/null | awk '{t += $14 + $15} END {print t + 0}'; }
 
+# perfdhcp_bg OUT LOCAL SERVER CLIENTS RATE MAC-BASE: one relay agent's run, in the background.
+PERF_PIDS=()
+perfdhcp_bg() {
+  ip netns exec "$C" timeout $((PERIOD + 30)) $CLIENT_CPU perfdhcp -4 -g "$PERFDHCP_THREADS" -l "$2" -R "$4" -r "$5" -p "$PERIOD" \
+    -W 1000000 -b "mac=$6" "$3" > "$1" 2>&1 &
+  PERF_PIDS+=($!)
+}
+
 # run_step SERVER RATE -> "rate achieved offer_drop ack_drop dora_loss srv_ovf cli_ovf cpu_us_per_ack".
 run_step() {
   local server=$1 rate=$2 dir=$W/$1-$2
@@ -250,19 +279,24 @@ run_step() {
     return
   fi
   local s0 c0 s1 c1 t0 t1
+  if [ -n "$CLIENT_CPU" ] && [[ $server != *_pg* ]]; then
+    local p
+    for p in $SPID $SPID2; do taskset -a -p -c 0 "$p" > /dev/null; done
+  fi
   s0=$(rcvbuf_errors "$S"); c0=$(rcvbuf_errors "$C"); t0=$(cpu_ticks)
   if [ -n "$SPID2" ]; then
     # Two servers: half the clients and half the rate through each, at the same time.
-    ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -4 -l "$VC" -R $((CLIENTS / 2)) -r $((rate / 2)) -p "$PERIOD" \
-      -W 1000000 -b mac=00:0c:01:00:00:00 $SRV > "$dir/perfdhcp.out" 2>&1 &
-    local first=$!
-    ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -4 -l $CLI2 -R $((CLIENTS / 2)) -r $((rate / 2)) -p "$PERIOD" \
-      -W 1000000 -b mac=00:0c:02:00:00:00 $SRV2 > "$dir/perfdhcp2.out" 2>&1
-    wait $first
+    perfdhcp_bg "$dir/perfdhcp.out" "$VC" $SRV $((CLIENTS / 2)) $((rate / 2)) 00:0c:01:00:00:00
+    perfdhcp_bg "$dir/perfdhcp2.out" $CLI2 $SRV2 $((CLIENTS / 2)) $((rate / 2)) 00:0c:02:00:00:00
   else
-    ip netns exec "$C" timeout $((PERIOD + 30)) perfdhcp -4 -l "$VC" -R "$CLIENTS" -r "$rate" -p "$PERIOD" \
-      -W 1000000 $SRV > "$dir/perfdhcp.out" 2>&1
+    # RELAYS relay agents (one perfdhcp each, its own giaddr and MAC base) share clients and rate.
+    local i
+    for i in $(seq 1 "$RELAYS"); do
+      perfdhcp_bg "$dir/perfdhcp$i.out" "$(relay_address "$i")" $SRV $((CLIENTS / RELAYS)) $((rate / RELAYS)) "00:0c:0$i:00:00:00"
+    done
   fi
+  wait "${PERF_PIDS[@]}"
+  PERF_PIDS=()
   s1=$(rcvbuf_errors "$S"); c1=$(rcvbuf_errors "$C"); t1=$(cpu_ticks)
   stop_server
   python3 - "$rate" $((s1 - s0)) $((c1 - c0)) $((t1 - t0)) "$(getconf CLK_TCK)" "$dir"/perfdhcp*.out <<'PY'
@@ -349,6 +383,7 @@ PY
 echo "pxed DHCP benchmark: perfdhcp relay, $CLIENTS clients, ${PERIOD}s per step, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "pxed: $BIN/pxed; $(dnsmasq -v | head -1 | cut -d' ' -f1-3); kea-dhcp4 $(kea-dhcp4 -v); lease files on $(stat -f -c %T "$W")"
 echo "machine: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "perfdhcp -g $PERFDHCP_THREADS, $RELAYS relay agent(s); $([ -n "$CLIENT_CPU" ] && echo "perfdhcp on CPU 1, pxed/kea/dnsmasq on CPU 0" || echo "no CPU pinning"); receiving side default rmem $(cat /proc/sys/net/core/rmem_default) bytes"
 if [ $USES_PG = 1 ]; then
   echo "PostgreSQL rows: each server held to $([ "$PG_CPU_CAP" -gt 0 ] && echo "$PG_CPU_CAP % of one core" || echo "no CPU cap") (PG_CPU_CAP)"
   echo "PostgreSQL $(pgc_sql postgres 'SHOW server_version'), fsync $(pgc_sql postgres 'SHOW fsync'), synchronous_commit $(pgc_sql postgres 'SHOW synchronous_commit'); data on $(stat -f -c %T "$W/pg")"
@@ -375,6 +410,7 @@ for server in $SERVERS; do
   for rate in $rates; do
     read -r r got dod rad loss sovf covf cpu < <(run_step "$server" "$rate")
     printf '%-12s %8s %7s %9s %9s %10s %8s %8s %11s\n' "$server" "$r" "$got" "$dod" "$rad" "$loss" "$sovf" "$covf" "$cpu"
+    [ "$loss" = - ] || printf '%s\t%s\t%s\n' "$server" "$r" "$loss" >> "$W/chart.tsv"
     [ "$rad" = - ] && break
     # A rate counts only if every lower rate held too (a clean step above a lossy one is luck).
     [ "${HELD_Z[$server]:-1}" = 1 ] && { awk -v x="$rad" 'BEGIN{exit !(x == 0)}' && ZERO[$server]=$rate || HELD_Z[$server]=0; }
@@ -401,4 +437,10 @@ if [[ " $SERVERS " == *" pxed_pg "* && " $SERVERS " == *" kea_pg "* ]]; then
 fi
 if [[ " $SERVERS " == *" pxed_pg "* && " $SERVERS " == *" pxed_pg2 "* ]]; then
   echo "pxed_pg2 / pxed_pg (two servers against one): $(ratio "${ZERO_E2E[pxed_pg2]}" "${ZERO_E2E[pxed_pg]}") at 0 %, $(ratio "${FIVE_E2E[pxed_pg2]}" "${FIVE_E2E[pxed_pg]}") at <= 5 %"
+fi
+if [ -n "$CHART_DIR" ] && [ -s "$W/chart.tsv" ]; then
+  mkdir -p "$CHART_DIR"
+  bash "$REPO/bench/chart.sh" lines "$CHART_DIR/dhcp.png" \
+    "DHCP: DORA loss against offered rate ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $(date -u +%Y-%m-%d))" \
+    "offered DORA/s (perfdhcp relay, $CLIENTS clients)" "DORA loss %" < "$W/chart.tsv"
 fi
