@@ -17,7 +17,9 @@
 # Environment: BIN (default $REPO/.build-release/release), SERVERS (default "pxed dnsmasq kea"),
 #   LOADER_KIB (default 1024), KERNEL_MIB (default 16; KERNEL_MIB_1000 for N >= 1000, default 4,
 #   so a run fits a few minutes on 2 cores), HTTP=0 skips pxed's HTTP row, JSON_DIR=DIR keeps
-#   each run's pxestorm JSON (with every machine's finish time) there.
+#   each run's pxestorm JSON (with every machine's finish time) there; CHART_DIR (default
+#   bench/charts) gets bootstorm.png, machines booted against seconds for the largest N, one line
+#   per server (bench/chart.sh, gnuplot; CHART_DIR= draws none).
 # Bounded: each storm runs under `timeout`; servers are stopped after each run; namespaces and
 # files go in an EXIT trap.
 set -u
@@ -29,6 +31,7 @@ LOADER_KIB=${LOADER_KIB:-1024}
 KERNEL_MIB=${KERNEL_MIB:-16}
 KERNEL_MIB_1000=${KERNEL_MIB_1000:-4}
 HTTP=${HTTP:-1}
+CHART_DIR=${CHART_DIR-$REPO/bench/charts}
 S=pxd-bss-$$ C=pxd-bsc-$$ VS=bs$$s VC=bs$$c
 SRV=10.90.0.1 REL=10.90.0.2
 W=$(mktemp -d "${TMPDIR:-/tmp}/pxed-bootstorm.XXXXXX")
@@ -173,3 +176,24 @@ PY
     [ -n "${JSON_DIR:-}" ] && cp "$dir/storm.json" "$JSON_DIR/bootstorm-$server-$n.json"
   done
 done
+
+# The chart: for the largest N, how many machines had finished after t seconds, per server.
+if [ -n "$CHART_DIR" ]; then
+  n=$(printf '%s\n' "${SIZES[@]}" | sort -n | tail -1)
+  mkdir -p "$CHART_DIR"
+  for server in $SERVERS $([ "$HTTP" = 1 ] && [[ " $SERVERS " == *" pxed "* ]] && echo pxed-http); do
+    [ -s "$W/$server-$n/storm.json" ] || continue
+    python3 - "$W/$server-$n/storm.json" "$server" <<'PY'
+import json, sys
+try:
+    times = json.load(open(sys.argv[1]))["finish_times"]
+except Exception:
+    sys.exit(0)
+print(f"{sys.argv[2]}\t0\t0")
+for i, t in enumerate(times, 1):
+    print(f"{sys.argv[2]}\t{t}\t{i}")
+PY
+  done | bash "$REPO/bench/chart.sh" steps "$CHART_DIR/bootstorm.png" \
+    "Boot storm: $n machines power on at once ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $(date -u +%Y-%m-%d))" \
+    "seconds since power-on" "machines booted (DHCP + loader + kernel)"
+fi

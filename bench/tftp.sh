@@ -11,6 +11,8 @@
 #   ATFTPD=/path      an atftpd binary (default: system one, else `apt-get download atftpd` + dpkg -x)
 #   METRICS=0         skip the metrics-cost rows (pxed's TFTP engine with metrics off and on)
 #   METRICS_ONLY=1    only the metrics-cost rows
+#   CHART_DIR=DIR     where tftp.png goes (default bench/charts; bench/chart.sh, gnuplot);
+#                     CHART_DIR= draws none
 # Ports: 17301 (ptftpd), 17302 (tftpd-hpa), 17303 (atftpd), 17304/17305 (pxed without/with
 # metrics, its /metrics on TCP 17306, scraped every second), UDP on 127.0.0.1 only.
 
@@ -27,6 +29,7 @@ P_PX=17304
 P_PXM=17305
 P_MET=17306
 METRICS=${METRICS:-1}
+CHART_DIR=${CHART_DIR-$REPO/bench/charts}
 
 # --- release build ------------------------------------------------------------------------
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
@@ -289,7 +292,7 @@ if [ "$METRICS" = 1 ]; then
 fi
 
 echo
-echo "TFTP benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), pxed $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null)$(cd "$REPO" && git diff --quiet HEAD -- Sources 2>/dev/null || echo '+dirty'), release build"
+echo "TFTP benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs, $(uname -r), pxed $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null)$(cd "$REPO" && git diff --quiet HEAD -- Sources 2>/dev/null || echo '+dirty'), release build"
 echo "${SIZE_MIB} MiB file on loopback, median of $REPS runs; MB/s = 10^6 bytes/s; \"fail\" = the transfer did not complete"
 echo "load average at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg) (figures are only comparable on an idle machine)"
 echo
@@ -303,5 +306,27 @@ if [ ${#MROWS[@]} -gt 0 ]; then
     echo "| measurement | metrics off | metrics on | on/off | within noise |"
     echo "|---|---|---|---|---|"
     printf '%s\n' "${MROWS[@]}"
+fi
+
+# The chart: MB/s per server for each download row (the parallel row is wall time: left out).
+if [ $MAIN_ROWS = 1 ] && [ -n "$CHART_DIR" ]; then
+    mkdir -p "$CHART_DIR"
+    {
+        for c in curl512 curl1468; do
+            for sp in "ptftpd $P_PT" "tftpd-hpa $P_HPA" "atftpd $P_AT"; do
+                printf 'curl, blksize %s\t%s\t%s\n' "${c#curl}" "${sp% *}" "${MBPS[$c:${sp#* }]}"
+            done
+        done
+        for w in 16 64; do
+            printf 'atftp client, window %s\tptftpd\t%s\n' $w "${MBPS[atftp$w:$P_PT]}"
+            printf 'atftp client, window %s\tatftpd\t%s\n' $w "${MBPS[atftp$w:$P_AT]}"
+        done
+        for w in 16 64; do
+            printf 'own client, window %s\tptftpd\t%s\n' $w "${MBPS[ptftp$w:$P_PT]}"
+            printf 'own client, window %s\tatftpd\t%s\n' $w "${MBPS[atftp$w:$P_AT]}"
+        done
+    } | bash "$REPO/bench/chart.sh" bars "$CHART_DIR/tftp.png" \
+        "TFTP: ${SIZE_MIB} MiB download on loopback, median of $REPS ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $(date -u +%Y-%m-%d))" \
+        "client and options (own client: ptftp to ptftpd, atftp to atftpd)" "MB/s"
 fi
 exit 0

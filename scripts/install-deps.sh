@@ -16,6 +16,7 @@ PACKAGES=(
   postgresql                           # lease-db.sh, lease-shared.sh, bench/dhcp.sh: throwaway clusters
   dpkg-dev lintian systemd fakeroot    # packaging checks
   tcpdump                              # e2e-pxe-boot.sh: the ROM's DHCP packets
+  gnuplot-nox                          # bench/chart.sh: the benchmarks draw PNG charts (demo-charts.sh checks them)
   man-db                               # package.sh: the man pages render
 )
 missing=()
