@@ -4,8 +4,9 @@
 # PNG images (bench/chart.sh's three kinds, and bench/dhcp.sh's chart after a short run).
 #
 # The demo runs with BIN set (this suite's debug build), so it builds nothing; its packages are
-# already installed by scripts/install-deps.sh, so it installs nothing. DEMO_UEFI=1 also runs
-# --uefi (OVMF; about a minute more). Network rule: the demo and the bench make their own
+# already installed by scripts/install-deps.sh, so it installs nothing. --uefi (OVMF) runs too
+# (about 20 s; DEMO_UEFI=0 skips it). Offline is played by apt-get and apt-cache that fail and an
+# empty cache: the demo must say so and fall back to the TFTP demo. Network rule: the demo and the bench make their own
 # namespaces (checked gone afterwards); the TFTP demo uses 127.0.0.1:6969.
 . "$(dirname "$0")/lib.sh"
 lib_init demo-charts 900 pxed ptftp
@@ -44,13 +45,24 @@ check_why "demo --ci: it said what it was doing (packages, binaries, kernel, nam
 check_why "demo --ci: removed its namespace, processes and temp dir" "$(ns_left) pxd-demo-* namespaces, $(tmp_left) temp dirs (were $before_tmp)" \
     eval '[ "$(ns_left)" = 0 ] && [ "$(tmp_left)" -le "$before_tmp" ] && grep -q "^demo: removed:" "$TMP/bios.out" && ! pgrep -f "pxed-demo\.[A-Za-z0-9]+/pxed.yaml" > /dev/null'
 
-if [ "${DEMO_UEFI:-0}" = 1 ]; then
+if [ "${DEMO_UEFI:-1}" = 1 ]; then
     t0=$(date +%s)
     demo_run uefi --ci --uefi
     echo "demo --ci --uefi: $(($(date +%s) - t0)) s, exit $DEMO_RC"
     check_why "demo --ci --uefi: OVMF booted the VM to the summary" "$(summary uefi || tail -3 "$TMP/uefi.out")" \
         eval '[ "$DEMO_RC" = 0 ] && summary uefi | grep -q "OVMF (UEFI).*leased 10\.99\.0\.42.*snponly\.efi"'
 fi
+
+# Offline: the kernel cannot be fetched.
+mkdir -p "$TMP/offline-bin" "$TMP/empty-cache"
+printf '#!/bin/sh\necho "offline (demo-charts.sh)" >&2\nexit 100\n' > "$TMP/offline-bin/apt-get"
+cp "$TMP/offline-bin/apt-get" "$TMP/offline-bin/apt-cache"
+chmod +x "$TMP/offline-bin/"*
+PATH=$TMP/offline-bin:$PATH E2E_CACHE=$TMP/empty-cache demo_run offline --ci
+check_why "demo --ci offline: says the kernel could not be fetched and falls back to the TFTP demo" \
+    "exit $DEMO_RC: $(grep '^demo:' "$TMP/offline.out" | tail -3 | tr '\n' '|')" \
+    eval '[ "$DEMO_RC" = 0 ] && grep -q "^demo: could not get the kernel.*falling back to --tftp-only" "$TMP/offline.out" &&
+          summary offline | grep -q "served README.txt" && [ "$(ns_left)" = 0 ]'
 
 demo_run tftp --ci --tftp-only
 check_why "demo --ci --tftp-only: README.txt served on 127.0.0.1:6969 and fetched intact" "$(summary tftp || tail -2 "$TMP/tftp.out")" \
