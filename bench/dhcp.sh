@@ -261,20 +261,25 @@ cpu_ticks() { cat "/proc/$SPID/stat" ${SPID2:+"/proc/$SPID2/stat"} 2>/dev/null |
 
 # perfdhcp_bg OUT LOCAL SERVER CLIENTS RATE MAC-BASE: one relay agent's run, in the background.
 PERF_PIDS=()
+# The run's last line is "perfdhcp CPU ticks: N", its user + system time, read by the shell that
+# waited for it (cutime + cstime), to show how close the load generator was to its own limit.
 perfdhcp_bg() {
-  ip netns exec "$C" timeout $((PERIOD + 30)) $CLIENT_CPU perfdhcp -4 -g "$PERFDHCP_THREADS" -l "$2" -R "$4" -r "$5" -p "$PERIOD" \
+  ip netns exec "$C" timeout $((PERIOD + 30)) bash -c '"$@"; rc=$?; read -r -a st < /proc/$$/stat
+    echo "perfdhcp CPU ticks: $((st[15] + st[16]))"; exit $rc' perfdhcp \
+    $CLIENT_CPU perfdhcp -4 -g "$PERFDHCP_THREADS" -l "$2" -R "$4" -r "$5" -p "$PERIOD" \
     -W 1000000 -b "mac=$6" "$3" > "$1" 2>&1 &
   PERF_PIDS+=($!)
 }
 
-# run_step SERVER RATE -> "rate achieved offer_drop ack_drop dora_loss srv_ovf cli_ovf cpu_us_per_ack".
+# run_step SERVER RATE -> "rate achieved offer_drop ack_drop dora_loss srv_ovf cli_ovf cpu_us_per_ack
+# client_cpu_percent".
 run_step() {
   local server=$1 rate=$2 dir=$W/$1-$2
   mkdir -p "$dir"
   "start_$server" "$dir"
   if ! wait_ready; then
     stop_server
-    echo "$rate - - - - - -"
+    echo "$rate - - - - - - - -"
     echo "  $server did not start: $(tail -3 "$dir"/server.* 2>/dev/null | tr '\n' ' ')" >&2
     return
   fi
@@ -299,8 +304,8 @@ run_step() {
   PERF_PIDS=()
   s1=$(rcvbuf_errors "$S"); c1=$(rcvbuf_errors "$C"); t1=$(cpu_ticks)
   stop_server
-  python3 - "$rate" $((s1 - s0)) $((c1 - c0)) $((t1 - t0)) "$(getconf CLK_TCK)" "$dir"/perfdhcp*.out <<'PY'
-import re, sys
+  PERIOD_S=$((PERIOD + 1)) python3 - "$rate" $((s1 - s0)) $((c1 - c0)) $((t1 - t0)) "$(getconf CLK_TCK)" "$dir"/perfdhcp*.out <<'PY'
+import os, re, sys
 rate, sovf, covf = sys.argv[1], sys.argv[2], sys.argv[3]
 cpu_s = int(sys.argv[4]) / int(sys.argv[5])
 def block(text, name):
@@ -323,12 +328,16 @@ for path in sys.argv[6:]:
     ra = [a + b for a, b in zip(ra, r)]
     got += float(m.group(1))
 if not complete:
-    print(rate, "- - - -", sovf, covf, "-")
+    print(rate, "- - - -", sovf, covf, "- -")
 else:
     ratio = lambda x: 100.0 * x[2] / x[0] if x[0] else 100.0
     loss = 100.0 * (1 - ra[1] / do[0]) if do[0] else 100.0
     per_ack = f"{cpu_s * 1e6 / ra[1]:.0f}" if ra[1] else "-"
-    print(rate, f"{got:.0f}", f"{ratio(do):.2f}", f"{ratio(ra):.2f}", f"{loss:.2f}", sovf, covf, per_ack)
+    # perfdhcp's CPU as a percentage of one core over the step (each run's PERIOD plus its 1 s wait).
+    ticks = [int(m) for p in sys.argv[6:] for m in re.findall(r"perfdhcp CPU ticks: (\d+)", open(p).read())]
+    span = len(ticks) * float(os.environ["PERIOD_S"]) * int(sys.argv[5])
+    cli = f"{100.0 * sum(ticks) / span:.0f}" if ticks else "-"
+    print(rate, f"{got:.0f}", f"{ratio(do):.2f}", f"{ratio(ra):.2f}", f"{loss:.2f}", sovf, covf, per_ack, cli)
 PY
 }
 
@@ -401,15 +410,16 @@ echo
 echo "got/s: perfdhcp's 4-way exchange rate; DO/RA drop%: its DISCOVER-OFFER and REQUEST-ACK drops"
 echo "ratios; DORA loss%: 1 - ACKs received / DISCOVERs sent; srv/cli ovf: UDP datagrams the kernel"
 echo "dropped because the server's / perfdhcp's socket receive queue was full; CPU µs/ACK: the"
-echo "server's user+system CPU time during the step per ACK perfdhcp received (10 ms ticks: coarse)."
-printf '%-12s %8s %7s %9s %9s %10s %8s %8s %11s\n' server offered "got/s" "DO drop%" "RA drop%" "DORA loss%" "srv ovf" "cli ovf" "CPU µs/ACK"
+echo "server's user+system CPU time during the step per ACK perfdhcp received (10 ms ticks: coarse);"
+echo "cli CPU%: perfdhcp's own CPU time over the step, in % of one core (the mean of the perfdhcp runs; 100 is its ceiling when pinned)."
+printf '%-12s %8s %7s %9s %9s %10s %8s %8s %11s %8s\n' server offered "got/s" "DO drop%" "RA drop%" "DORA loss%" "srv ovf" "cli ovf" "CPU µs/ACK" "cli CPU%"
 for server in $SERVERS; do
   ZERO[$server]=-; FIVE[$server]=-; ZERO_E2E[$server]=-; FIVE_E2E[$server]=-
   rates=$RATES
   [[ $server == *_pg* ]] && rates=$PG_RATES
   for rate in $rates; do
-    read -r r got dod rad loss sovf covf cpu < <(run_step "$server" "$rate")
-    printf '%-12s %8s %7s %9s %9s %10s %8s %8s %11s\n' "$server" "$r" "$got" "$dod" "$rad" "$loss" "$sovf" "$covf" "$cpu"
+    read -r r got dod rad loss sovf covf cpu clicpu < <(run_step "$server" "$rate")
+    printf '%-12s %8s %7s %9s %9s %10s %8s %8s %11s %8s\n' "$server" "$r" "$got" "$dod" "$rad" "$loss" "$sovf" "$covf" "$cpu" "$clicpu"
     [ "$loss" = - ] || printf '%s\t%s\t%s\n' "$server" "$r" "$loss" >> "$W/chart.tsv"
     [ "$rad" = - ] && break
     # A rate counts only if every lower rate held too (a clean step above a lossy one is luck).
