@@ -194,6 +194,6 @@ for i, t in enumerate(times, 1):
     print(f"{sys.argv[2]}\t{t}\t{i}")
 PY
   done | bash "$REPO/bench/chart.sh" steps "$CHART_DIR/bootstorm.png" \
-    "Boot storm: $n machines power on at once ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $(date -u +%Y-%m-%d))" \
+    "Boot storm: $n machines power on at once" \
     "seconds since power-on" "machines booted (DHCP + loader + kernel)"
 fi

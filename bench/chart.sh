@@ -10,13 +10,16 @@
 #   steps  SERIES <tab> X <tab> Y   the same as steps, e.g. machines booted against seconds
 #   bars   GROUP <tab> SERIES <tab> Y   clustered bars: one cluster per group, one colour per series
 #                                   (a missing or non-numeric Y is drawn as no bar)
-# Prints "chart: OUT.png" when the file was written. CHART_SIZE (default 900,480) in pixels.
+# The title gets the machine and the day appended ("(CPU model, N cores, YYYY-MM-DD)"), so a chart
+# read on its own says where its figures come from. Prints "chart: OUT.png" when the file was
+# written. CHART_SIZE (default 900,480) in pixels.
 set -u
 if [ $# -ne 5 ]; then
     echo "usage: bench/chart.sh lines|steps|bars OUT.png TITLE XLABEL YLABEL < tab-separated data" >&2
     exit 2
 fi
-kind=$1 out=$2 title=$3 xlabel=$4 ylabel=$5
+kind=$1 out=$2 xlabel=$4 ylabel=$5
+title="$3 ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $(date -u +%Y-%m-%d))"
 case $kind in lines | steps | bars) ;; *) echo "chart: unknown kind '$kind'" >&2; exit 2 ;; esac
 if ! command -v gnuplot >/dev/null; then
     echo "chart: gnuplot is not installed (apt-get install gnuplot-nox); no $out"

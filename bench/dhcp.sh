@@ -452,6 +452,6 @@ fi
 if [ -n "$CHART_DIR" ] && [ -s "$W/chart.tsv" ]; then
   mkdir -p "$CHART_DIR"
   bash "$REPO/bench/chart.sh" lines "$CHART_DIR/dhcp.png" \
-    "DHCP: DORA loss against offered rate ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $(date -u +%Y-%m-%d))" \
+    "DHCP: DORA loss against offered rate" \
     "offered DORA/s (perfdhcp relay, $CLIENTS clients)" "DORA loss %" < "$W/chart.tsv"
 fi

@@ -81,7 +81,7 @@ tftp_only() {
         say "pxed is serving etc/demo-tftp on 127.0.0.1:6969 (Ctrl-C stops it); try:"
         say "  $BIN/ptftp 127.0.0.1 6969 -c get README.txt /tmp/README.txt"
         # As a fallback from the VM demo the test library's watchdog is running: no time limit here.
-        [ -n "${_WATCHDOG:-}" ] && kill -TERM "$_WATCHDOG" 2>/dev/null && _WATCHDOG=
+        declare -F watchdog_off > /dev/null && watchdog_off
         "$BIN/pxed" -c "$REPO/etc/pxed-demo.yaml"
         exit $?
     fi
@@ -173,10 +173,10 @@ say "pxed is running in $NS (pid $PXED_PID) on etc/pxed-demo-vm.yaml; its log an
 SERIAL_NAME=vm
 : > "$TMP/$SERIAL_NAME.serial"
 (tail -n +1 -F "$LOG" 2>/dev/null | sed -u 's/^/pxed | /') &
-_PIDS+=($!)
+adopt $!
 (tail -n +1 -F "$TMP/$SERIAL_NAME.serial" 2>/dev/null |
     sed -u -E 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1b[()][A-Z0-9]//g; s/\r//g; /^[[:space:]]*$/d; s/^/vm   | /') &
-_PIDS+=($!)
+adopt $!
 
 if [ $UEFI = 1 ]; then
     for f in $OVMF/OVMF_CODE_4M.fd $OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/snponly.efi; do
@@ -214,8 +214,7 @@ else
     say "summary: the VM did not boot ($(sed -n 's/^boot [^:]*: //p' "$TMP/boot.out")); pxed leased: ${ip:-nothing}; files served: ${files:-none}. The console and pxed's log are above."
 fi
 # Take it all down now, so the last line can say so.
-for ((i = ${#_PIDS[@]} - 1; i >= 0; i--)); do stop "${_PIDS[i]}"; done
-_PIDS=()
+stop_spawned
 ip netns del "$NS" 2>/dev/null
 ip netns list 2>/dev/null | grep -q "^$NS\b" && say "namespace $NS is still there" ||
     say "removed: pxed and QEMU stopped, namespace $NS with its bridge and tap deleted, $TMP deleted on exit."

@@ -30,6 +30,10 @@
 #   stop PID [SIG] [SECONDS]   send SIG (default TERM), wait up to SECONDS (default 3), then KILL it and
 #                              what it started; returns its exit status
 #   alive PID                  the process still runs
+#   adopt PID                  a background job the caller started itself (e.g. a pipeline that must
+#                              keep the script's own stdout): stopped like a spawned one
+#   stop_spawned               stop everything spawned or adopted so far, newest first
+#   watchdog_off               no time limit from here on (the watchdog is stopped)
 #   start_pxed LOG CONFIG [NS] spawn $BIN/pxed -c CONFIG (in namespace NS) with LOG; true once LOG has
 #                              one more "pxed started" line (within 10 s; false as soon as pxed exits).
 #                              PID in $SPAWNED and $PXED_PID
@@ -138,6 +142,16 @@ spawn() {
 
 alive() {
     kill -0 "$1" 2>/dev/null
+}
+
+adopt() {
+    _PIDS+=("$1")
+}
+
+stop_spawned() {
+    local i
+    for ((i = ${#_PIDS[@]} - 1; i >= 0; i--)); do stop "${_PIDS[i]}"; done
+    _PIDS=()
 }
 
 # _ours PID: a live child of this shell (never a PID the system gave to someone else since).
@@ -344,11 +358,8 @@ _cleanup() {
     local rc=$? i d
     trap - EXIT
     trap '' INT TERM HUP ALRM   # a second Ctrl-C must not cut the cleanup short
-    if [ -n "$_WATCHDOG" ]; then
-        kill -TERM "$_WATCHDOG" 2>/dev/null
-        wait "$_WATCHDOG" 2>/dev/null
-    fi
-    for ((i = ${#_PIDS[@]} - 1; i >= 0; i--)); do stop "${_PIDS[i]}"; done
+    watchdog_off
+    stop_spawned
     for ((i = ${#_HOOKS[@]} - 1; i >= 0; i--)); do eval "${_HOOKS[i]}"; done
     _ns_del "${_NETNS[@]}"
     for d in "${_ETCNS[@]}" "$TMP" "${_DIRS[@]}"; do
@@ -360,6 +371,13 @@ _cleanup() {
         fi
     done
     exit "$rc"
+}
+
+watchdog_off() {
+    [ -n "$_WATCHDOG" ] || return 0
+    kill -TERM "$_WATCHDOG" 2>/dev/null
+    wait "$_WATCHDOG" 2>/dev/null
+    _WATCHDOG=
 }
 
 _aborted() { # WHY EXIT-STATUS
